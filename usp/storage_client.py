@@ -1,0 +1,177 @@
+"""The client of the storage service's gRPC API, used by the webapp and the processor.
+
+Callers get plain dataclasses and `ServiceError`; only this module touches the
+generated storage messages. Every call carries the service token and a deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from usp.errors import ServiceError
+from usp.grpc_auth import service_metadata
+from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024  # the contract's largest chunk
+SERVICE_NAME = "usp.v1.StorageService"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    sha256: str
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True)
+class DispatchedJob:
+    job_id: str
+    step: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    object: StoredObject
+    jobs: list[DispatchedJob]
+    created: bool
+
+
+def iter_chunks(stream: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """Read a binary stream in chunks of at most `size` bytes."""
+    while chunk := stream.read(size):
+        yield chunk
+
+
+def object_from_proto(info: common_pb2.ObjectInfo) -> StoredObject:
+    return StoredObject(info.checksum.sha256, info.size, info.content_type)
+
+
+def object_to_proto(obj: StoredObject) -> common_pb2.ObjectInfo:
+    return common_pb2.ObjectInfo(
+        checksum=common_pb2.Checksum(sha256=obj.sha256), size=obj.size, content_type=obj.content_type
+    )
+
+
+class StorageClient:
+    """A channel to the storage service with typed methods.
+
+    `timeout` bounds unary calls; `stream_timeout` bounds a whole streamed transfer.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        stream_timeout: float = 3600.0,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        self._channel = channel or grpc.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_send_message_length", 4 * CHUNK_SIZE),
+                ("grpc.max_receive_message_length", 4 * CHUNK_SIZE),
+            ],
+        )
+        self._stub = storage_service_pb2_grpc.StorageServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._metadata = service_metadata(token)
+        self._timeout = timeout
+        self._stream_timeout = stream_timeout
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> StorageClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def write_object(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        file_id: str,
+        name: str = "",
+        declared_size: int | None = None,
+        declared_sha256: str = "",
+        pipeline: Sequence[str] = (),
+        derivative_kind: str = "",
+        job_id: str = "",
+    ) -> WriteResult:
+        """Stream an object to storage; it is committed only when fully verified."""
+        header = storage_service_pb2.WriteHeader(
+            file_id=file_id,
+            name=name,
+            declared_sha256=declared_sha256,
+            pipeline=list(pipeline),
+        )
+        if declared_size is not None:
+            header.declared_size = declared_size
+        if derivative_kind:
+            header.derivative_of.CopyFrom(
+                storage_service_pb2.DerivativeOf(kind=derivative_kind, job_id=job_id)
+            )
+
+        def requests() -> Iterator[storage_service_pb2.WriteObjectRequest]:
+            yield storage_service_pb2.WriteObjectRequest(header=header)
+            for chunk in chunks:
+                for start in range(0, len(chunk), CHUNK_SIZE):
+                    piece = chunk[start : start + CHUNK_SIZE]
+                    yield storage_service_pb2.WriteObjectRequest(chunk=piece)
+
+        response = self._call(
+            self._stub.WriteObject, requests(), timeout=self._stream_timeout
+        )
+        return WriteResult(
+            object=object_from_proto(response.object),
+            jobs=[DispatchedJob(job.job_id, job.step) for job in response.jobs],
+            created=response.created,
+        )
+
+    def read_object(self, sha256: str, *, offset: int = 0, length: int = 0) -> Iterator[bytes]:
+        """Stream an object's bytes; errors surface as ServiceError while iterating."""
+        request = storage_service_pb2.ReadObjectRequest(
+            checksum=common_pb2.Checksum(sha256=sha256), offset=offset, length=length
+        )
+        try:
+            for response in self._stub.ReadObject(
+                request, timeout=self._stream_timeout, metadata=self._metadata
+            ):
+                yield response.chunk
+        except grpc.RpcError as error:
+            raise ServiceError.from_rpc_error(error, "storage") from error
+
+    def stat_object(self, sha256: str) -> StoredObject:
+        request = storage_service_pb2.StatObjectRequest(checksum=common_pb2.Checksum(sha256=sha256))
+        return object_from_proto(self._call(self._stub.StatObject, request))
+
+    def delete_file(self, file_id: str) -> int:
+        """Forget a file's objects; returns how many blobs were removed."""
+        request = storage_service_pb2.DeleteFileRequest(file_id=file_id)
+        return self._call(self._stub.DeleteFile, request).blobs_removed
+
+    def is_serving(self) -> bool:
+        """True when the storage service answers its health check as SERVING."""
+        request = health_pb2.HealthCheckRequest(service=SERVICE_NAME)
+        try:
+            response = self._call(self._health.Check, request, timeout=min(self._timeout, 3.0))
+        except ServiceError:
+            return False
+        return response.status == health_pb2.HealthCheckResponse.SERVING
+
+    def _call(self, method, request, *, timeout: float | None = None):  # type: ignore[no-untyped-def]
+        try:
+            return method(request, timeout=timeout or self._timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise ServiceError.from_rpc_error(error, "storage") from error

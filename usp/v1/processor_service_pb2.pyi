@@ -1,0 +1,53 @@
+from google.protobuf import struct_pb2 as _struct_pb2
+from usp.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ProcessTask(_message.Message):
+    __slots__ = ("job_id", "file_id", "step", "input")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    file_id: str
+    step: str
+    input: _common_pb2.ObjectInfo
+    def __init__(self, job_id: _Optional[str] = ..., file_id: _Optional[str] = ..., step: _Optional[str] = ..., input: _Optional[_Union[_common_pb2.ObjectInfo, _Mapping]] = ...) -> None: ...
+
+class JobStarted(_message.Message):
+    __slots__ = ("attempt", "step")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    step: str
+    def __init__(self, attempt: _Optional[int] = ..., step: _Optional[str] = ...) -> None: ...
+
+class JobSucceeded(_message.Message):
+    __slots__ = ("attempt", "step", "metadata", "derivatives")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    DERIVATIVES_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    step: str
+    metadata: _struct_pb2.Struct
+    derivatives: _containers.RepeatedCompositeFieldContainer[_common_pb2.Derivative]
+    def __init__(self, attempt: _Optional[int] = ..., step: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., derivatives: _Optional[_Iterable[_Union[_common_pb2.Derivative, _Mapping]]] = ...) -> None: ...
+
+class JobFailed(_message.Message):
+    __slots__ = ("attempt", "step", "error", "will_retry")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    WILL_RETRY_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    step: str
+    error: _common_pb2.ErrorInfo
+    will_retry: bool
+    def __init__(self, attempt: _Optional[int] = ..., step: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., will_retry: _Optional[bool] = ...) -> None: ...
