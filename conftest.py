@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -70,15 +70,26 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
-def postgres_database(postgres_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+def postgres_databases(postgres_url: str) -> Iterator[Callable[[], str]]:
+    """Makes fresh, empty PostgreSQL databases for one test; all dropped afterwards."""
     import psycopg
 
-    name = f"usp_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{postgres_url}/{name}"
-    finally:
+    names: list[str] = []
+
+    def create() -> str:
+        name = f"usp_test_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return f"{postgres_url}/{name}"
+
+    yield create
+    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as admin:
+        for name in names:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_database(postgres_databases: Callable[[], str]) -> str:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    return postgres_databases()
