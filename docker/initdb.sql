@@ -1,0 +1,2 @@
+CREATE DATABASE usp_webapp;
+CREATE DATABASE usp_storage;
