@@ -1,0 +1,1 @@
+"""The processor service: Dramatiq workers that run pipeline steps on stored files."""

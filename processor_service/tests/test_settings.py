@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from processor_service.settings import Settings
+from usp.config import DEFAULT_SERVICE_TOKEN, ConfigError
+
+
+def test_defaults_point_at_local_storage_and_the_embedded_brokers() -> None:
+    assert Settings.from_env({}) == Settings(
+        storage_target="127.0.0.1:50052",
+        service_token=DEFAULT_SERVICE_TOKEN,
+        broker_url="",
+        namespace="usp",
+        worker_threads=4,
+        thumbnail_size=256,
+        thumbnail_format="WEBP",
+        max_pixels=50_000_000,
+        step_time_limit_ms=300_000,
+        max_retries=5,
+        min_backoff_ms=1000,
+        max_backoff_ms=60_000,
+        shutdown_timeout_ms=30_000,
+    )
+
+
+def test_every_setting_is_read_from_its_environment_variable() -> None:
+    settings = Settings.from_env(
+        {
+            "USP_STORAGE_GRPC_TARGET": "storage:9000",
+            "USP_SERVICE_TOKEN": "secret",
+            "USP_BROKER_URL": "amqp://rabbit/",
+            "USP_BROKER_NAMESPACE": "prod",
+            "USP_PROCESSOR_THREADS": "2",
+            "USP_THUMBNAIL_SIZE": "128",
+            "USP_THUMBNAIL_FORMAT": "jpeg",
+            "USP_MAX_IMAGE_PIXELS": "1000",
+            "USP_STEP_TIME_LIMIT": "5000",
+            "USP_JOB_MAX_RETRIES": "0",
+            "USP_JOB_MIN_BACKOFF": "10",
+            "USP_JOB_MAX_BACKOFF": "20",
+            "USP_PROCESSOR_SHUTDOWN_TIMEOUT": "100",
+        }
+    )
+
+    assert settings == Settings(
+        storage_target="storage:9000",
+        service_token="secret",
+        broker_url="amqp://rabbit/",
+        namespace="prod",
+        worker_threads=2,
+        thumbnail_size=128,
+        thumbnail_format="JPEG",
+        max_pixels=1000,
+        step_time_limit_ms=5000,
+        max_retries=0,
+        min_backoff_ms=10,
+        max_backoff_ms=20,
+        shutdown_timeout_ms=100,
+    )
+
+
+def test_storage_target_follows_the_storage_grpc_port_when_not_given() -> None:
+    assert Settings.from_env({"USP_STORAGE_GRPC_PORT": "6000"}).storage_target == "127.0.0.1:6000"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("USP_THUMBNAIL_FORMAT", "GIF"),
+        ("USP_THUMBNAIL_SIZE", "0"),
+        ("USP_PROCESSOR_THREADS", "many"),
+        ("USP_JOB_MAX_RETRIES", "-1"),
+    ],
+)
+def test_unusable_values_are_refused_with_the_variable_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
