@@ -1,0 +1,188 @@
+"""The `usp` commands. Each takes the parsed arguments and returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from usp.cli.config import (
+    DEFAULT_URL,
+    Settings,
+    config_path,
+    load_settings,
+    normalize_url,
+    read_settings,
+    write_settings,
+)
+from usp.cli.download import default_destination, save_verified
+from usp.cli.errors import ApiError, CliError
+from usp.cli.grpc_client import ApiClient, FileStatus, grpc_target
+from usp.cli.output import (
+    human_size,
+    progress_bar,
+    result_line,
+    table_header,
+    table_row,
+    watch_line,
+)
+from usp.cli.rest import RestClient
+
+
+def login(args: argparse.Namespace) -> int:
+    """Check the token against the server, then store URL, token and gRPC address."""
+    path = config_path()
+    stored = read_settings(path)
+    url = normalize_url(args.url or _ask_url(os.environ.get("USP_URL") or stored.url))
+    token = (args.token or _read_token()).strip()
+    if not token:
+        raise CliError("no API token given")
+    with RestClient(url, token) as client:
+        root = client.verify_token()
+    write_settings(path, Settings(url=url, token=token, grpc_api=str(root.get("grpc_api", ""))))
+    print(f"logged in to {url}; settings saved to {path}")
+    return 0
+
+
+def _ask_url(remembered: str) -> str:
+    default = remembered or DEFAULT_URL
+    if not sys.stdin.isatty():
+        return default
+    return input(f"Server URL [{default}]: ").strip() or default
+
+
+def _read_token() -> str:
+    """getpass on a terminal; otherwise the first line of stdin (`echo $T | usp login`)."""
+    if sys.stdin.isatty():
+        return getpass.getpass("API token: ")
+    return sys.stdin.readline()
+
+
+def upload(args: argparse.Namespace) -> int:
+    """Upload each file in turn; one failed file does not stop the others."""
+    paths = [Path(name) for name in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise CliError(f"{path}: no such file")
+    settings = load_settings()
+    pipeline = _split_pipeline(args.pipeline)
+    failures = 0
+    with RestClient(settings.url, settings.token) as client:
+        for path in paths:
+            try:
+                resource = _upload_one(client, path, pipeline=pipeline, progress=args.progress)
+            except ApiError as exc:
+                print(f"usp: {path}: {exc}", file=sys.stderr)
+                failures += 1
+                continue
+            print(result_line(resource), flush=True)
+    return 1 if failures else 0
+
+
+def _split_pipeline(value: str | None) -> list[str]:
+    return [step.strip() for step in (value or "").split(",") if step.strip()]
+
+
+def _upload_one(
+    client: RestClient, path: Path, *, pipeline: list[str], progress: bool | None
+) -> dict[str, Any]:
+    bar, advance = progress_bar(total=path.stat().st_size, label=path.name, enabled=progress)
+    with bar:
+
+        def on_progress(sent: int, total: int) -> None:
+            bar.total = total
+            advance(sent)
+
+        return client.upload(path, pipeline=pipeline, on_progress=on_progress)
+
+
+def list_files(args: argparse.Namespace) -> int:
+    """A table of the caller's files, newest first, every page."""
+    settings = load_settings()
+    shown = 0
+    with RestClient(settings.url, settings.token) as client:
+        for resource in client.iter_files():
+            if not shown:
+                print(table_header())
+            print(table_row(resource), flush=True)
+            shown += 1
+    if not shown:
+        print("no files yet", file=sys.stderr)
+    return 0
+
+
+def get(args: argparse.Namespace) -> int:
+    """Download a file's content, verified against its SHA-256, atomically."""
+    settings = load_settings()
+    with RestClient(settings.url, settings.token) as client:
+        resource = client.get_file(args.id)
+        expected = str(resource.get("sha256") or "")
+        if not expected:
+            raise CliError(f"file {args.id} has no content yet (state: {resource.get('state')})")
+        destination = _destination(args.output, str(resource.get("name", "")))
+        bar, advance = progress_bar(
+            total=int(resource.get("size") or 0), label=destination.name, enabled=args.progress
+        )
+        with bar:
+            size = save_verified(
+                client.download(resource),
+                destination,
+                expected_sha256=expected,
+                on_progress=advance,
+            )
+    print(f"{destination}  {human_size(size)}  sha256 {expected[:12]}… verified")
+    return 0
+
+
+def _destination(output: str | None, name: str) -> Path:
+    if not output:
+        return default_destination(name)
+    path = Path(output).expanduser()
+    if path.is_dir():
+        return path / default_destination(name)
+    if not path.parent.is_dir():
+        raise CliError(f"{path.parent}: no such directory")
+    return path
+
+
+def watch(args: argparse.Namespace) -> int:
+    """Follow a file's processing live: 0 when it ends ready, 1 when it ends failed."""
+    settings = load_settings()
+    target = grpc_target(_grpc_api(settings), settings.url)
+    last_line, final = "", None
+    with ApiClient(target, settings.token) as api:
+        for status in api.watch_file(args.id, timeout=args.timeout):
+            final = status
+            line = watch_line(status)
+            if line != last_line:
+                print(f"{time.strftime('%H:%M:%S')}  {line}", flush=True)
+                last_line = line
+            if status.terminal:
+                break
+    return _watch_outcome(args.id, final)
+
+
+def _grpc_api(settings: Settings) -> str:
+    if settings.grpc_api:
+        return settings.grpc_api
+    with RestClient(settings.url, settings.token) as client:
+        announced = str(client.root().get("grpc_api") or "")
+    if not announced:
+        raise CliError(f"{settings.url} does not announce a gRPC API address")
+    return announced
+
+
+def _watch_outcome(file_id: str, final: FileStatus | None) -> int:
+    if final is None or not final.terminal:
+        state = final.state if final else "unknown"
+        raise CliError(f"the watch of file {file_id} ended while it was {state}")
+    if final.state == "ready":
+        return 0
+    for job in final.jobs:
+        if job.state == "failed":
+            print(f"usp: {job.step} failed: {job.error or 'no reason given'}", file=sys.stderr)
+    return 1

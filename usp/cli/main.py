@@ -1,0 +1,111 @@
+"""`usp`: upload files, list them, download them verified, and watch their processing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from usp.cli import commands
+from usp.cli.errors import CliError
+
+DEFAULT_WATCH_TIMEOUT = 600.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="usp",
+        description="Upload, store and process files on an upload-store-process server.",
+        epilog="Environment: USP_CONFIG, USP_URL, USP_TOKEN, USP_GRPC_API.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_login(sub)
+    _add_upload(sub)
+    _add_ls(sub)
+    _add_get(sub)
+    _add_watch(sub)
+    return parser
+
+
+def _add_login(sub: argparse._SubParsersAction) -> None:
+    login = sub.add_parser("login", help="check and store the server URL and API token")
+    login.add_argument("url", nargs="?", help="server URL (asked when omitted)")
+    login.add_argument("--token", help="API token (asked, or read from stdin, when omitted)")
+    login.set_defaults(handler=commands.login)
+
+
+def _add_upload(sub: argparse._SubParsersAction) -> None:
+    upload = sub.add_parser("upload", help="upload files, streamed, with progress")
+    upload.add_argument("files", nargs="+", metavar="FILE")
+    upload.add_argument("--pipeline", help="steps to run, comma-separated (default: by type)")
+    _add_progress(upload)
+    upload.set_defaults(handler=commands.upload)
+
+
+def _add_ls(sub: argparse._SubParsersAction) -> None:
+    ls = sub.add_parser("ls", help="list your files, newest first")
+    ls.set_defaults(handler=commands.list_files)
+
+
+def _add_get(sub: argparse._SubParsersAction) -> None:
+    get = sub.add_parser("get", help="download a file, verified against its SHA-256")
+    get.add_argument("id", metavar="ID")
+    get.add_argument("-o", "--output", metavar="PATH", help="file or directory to save to")
+    _add_progress(get)
+    get.set_defaults(handler=commands.get)
+
+
+def _add_watch(sub: argparse._SubParsersAction) -> None:
+    watch = sub.add_parser("watch", help="follow a file's processing until ready or failed")
+    watch.add_argument("id", metavar="ID")
+    watch.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_WATCH_TIMEOUT,
+        help="give up after this many seconds (default: %(default)g)",
+    )
+    watch.set_defaults(handler=commands.watch)
+
+
+def _add_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from exc
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return seconds
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors are printed as `usp: <message>` with a non-zero status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CliError as exc:
+        print(f"usp: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("usp: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"usp: {_describe_os_error(exc)}", file=sys.stderr)
+        return 1
+
+
+def _describe_os_error(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The REST API as the CLI uses it: one session, the token on every request, JSON errors.
+
+Uploads stream the file as multipart (never read into memory) and report progress;
+downloads stream in chunks.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin
+
+import requests
+from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+
+from usp.cli.errors import ApiError, CliError
+
+USER_AGENT = "usp-cli/0.1"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+# After the last byte of an upload the server still has to commit it to storage.
+UPLOAD_READ_TIMEOUT = 600.0
+DOWNLOAD_CHUNK = 1024 * 1024
+
+Resource = dict[str, Any]
+
+
+class RestClient:
+    """Calls `<url>/api/v1/…` with `Authorization: Token <token>`."""
+
+    def __init__(self, url: str, token: str, *, session: requests.Session | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        if token:
+            self._session.headers["Authorization"] = f"Token {token}"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> RestClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def root(self) -> Resource:
+        """The API root: links to files and schema, and the gRPC API address."""
+        return self._json("GET", self.api_url(""))
+
+    def verify_token(self) -> Resource:
+        """The API root, once the token has been accepted by an endpoint that needs it."""
+        root = self.root()
+        self._json("GET", self.api_url("files/"))
+        return root
+
+    def get_file(self, file_id: str) -> Resource:
+        return self._json("GET", self.file_url(file_id))
+
+    def iter_files(self) -> Iterator[Resource]:
+        """Every file of the caller, newest first, following the pages."""
+        next_url: str | None = self.api_url("files/")
+        while next_url:
+            page = self._json("GET", next_url)
+            yield from page.get("results", [])
+            next_url = page.get("next")
+
+    def upload(
+        self,
+        path: Path,
+        *,
+        pipeline: Sequence[str] = (),
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> Resource:
+        """POST the file as multipart, streamed; `on_progress(sent, total)` as bytes go out."""
+        with path.open("rb") as handle:
+            fields: dict[str, Any] = {"file": (path.name, handle, _content_type(path))}
+            if pipeline:
+                fields["pipeline"] = ",".join(pipeline)
+            monitor = MultipartEncoderMonitor(
+                MultipartEncoder(fields=fields),
+                (lambda m: on_progress(m.bytes_read, m.len)) if on_progress else None,
+            )
+            return self._json(
+                "POST",
+                self.api_url("files/"),
+                data=monitor,
+                headers={"Content-Type": monitor.content_type},
+                timeout=(CONNECT_TIMEOUT, UPLOAD_READ_TIMEOUT),
+            )
+
+    def download(self, resource: Resource) -> Iterator[bytes]:
+        """The bytes of a file's content, in chunks, as they arrive."""
+        url = urljoin(f"{self.url}/", resource.get("content_url") or "")
+        if not resource.get("content_url"):
+            url = self.file_url(str(resource["id"])) + "content"
+        response = self._request("GET", url, stream=True)
+        with response:
+            try:
+                yield from response.iter_content(chunk_size=DOWNLOAD_CHUNK)
+            except requests.RequestException as exc:
+                raise CliError(f"the download of {url} broke off: {exc}") from exc
+
+    def api_url(self, path: str) -> str:
+        return f"{self.url}/api/v1/{path}"
+
+    def file_url(self, file_id: str) -> str:
+        return self.api_url(f"files/{quote(file_id, safe='')}/")
+
+    def _json(self, method: str, url: str, **kwargs: Any) -> Resource:
+        response = self._request(method, url, **kwargs)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise CliError(f"{url} did not answer with JSON (HTTP {response.status_code})") from exc
+        if not isinstance(body, dict):
+            raise CliError(f"{url} answered with unexpected JSON")
+        return body
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+        try:
+            response = self._session.request(method, url, **kwargs)
+        except requests.ConnectionError as exc:
+            raise CliError(f"cannot reach {self.url}: {_reason(exc)}") from exc
+        except requests.Timeout as exc:
+            raise CliError(f"{self.url} did not answer in time") from exc
+        except requests.RequestException as exc:
+            raise CliError(f"request to {url} failed: {exc}") from exc
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+
+def error_from_response(response: requests.Response) -> ApiError:
+    """The server's own message from `{"error": {"code", "message"}}` when it sent one."""
+    status = response.status_code
+    code, message = "", ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        code = str(body["error"].get("code", ""))
+        message = str(body["error"].get("message", ""))
+    elif isinstance(body, dict) and "detail" in body:
+        message = str(body["detail"])
+    if not message:
+        message = f"HTTP {status} {response.reason or ''}".strip() + f" from {response.url}"
+    response.close()
+    return ApiError(message, status=status, code=code)
+
+
+def _content_type(path: Path) -> str:
+    guessed, _encoding = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def _reason(exc: requests.ConnectionError) -> str:
+    """The innermost cause, e.g. 'Connection refused', rather than urllib3's wrapping."""
+    cause: BaseException = exc
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    text = str(cause)
+    return text.split("] ", 1)[-1] if "] " in text else text
