@@ -1,0 +1,1 @@
+"""The storage service: blob bytes, integrity, and the dispatch of processing jobs."""

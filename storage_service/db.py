@@ -1,0 +1,121 @@
+"""The storage database: stored objects, the references naming them, and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from storage_service.settings import normalize_database_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+ORIGINAL = "original"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StoredObject(Base):
+    """A blob in content-addressed storage, named by its SHA-256."""
+
+    __tablename__ = "stored_objects"
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    content_type: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class ObjectRef(Base):
+    """A file's use of an object: its original, or one derivative kind."""
+
+    __tablename__ = "object_refs"
+    __table_args__ = (sa.UniqueConstraint("file_id", "kind", name="uq_object_refs_file_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    file_id: Mapped[str] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    sha256: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("stored_objects.sha256"), index=True
+    )
+    job_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A job message or an event committed with an upload, waiting for the relay."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), nullable=True, index=True
+    )
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+def create_engine(database_url: str) -> Engine:
+    """An engine that several threads can share, SQLite included."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # WAL lets readers run beside the writer; BEGIN IMMEDIATE takes the write lock up
+    # front so concurrent writers wait (busy_timeout) instead of failing mid-transaction.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def migrate(database_url: str) -> None:
+    """Bring the database schema to the latest revision (alembic upgrade head)."""
+    engine = create_engine(normalize_database_url(database_url))
+    try:
+        with engine.connect() as connection:
+            alembic_config = Config()
+            alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR))
+            alembic_config.attributes["connection"] = connection
+            command.upgrade(alembic_config, "head")
+    finally:
+        engine.dispose()

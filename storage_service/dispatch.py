@@ -1,0 +1,63 @@
+"""The wire form of what an original upload dispatches: job messages and file.stored.
+
+This is the one domain-side module that builds protobuf messages, because they are
+the contract with the processor and the event consumers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dramatiq
+from google.protobuf.json_format import MessageToDict
+
+from storage_service.records import Job, ObjectInfo, OutboxEntry
+from usp import events, jobs
+from usp.v1 import common_pb2, processor_service_pb2, storage_service_pb2
+
+JOB = "job"
+EVENT = "event"
+
+
+def object_info_proto(obj: ObjectInfo) -> common_pb2.ObjectInfo:
+    return common_pb2.ObjectInfo(
+        checksum=common_pb2.Checksum(sha256=obj.sha256),
+        size=obj.size,
+        content_type=obj.content_type,
+    )
+
+
+def job_message(*, job: Job, file_id: str, obj: ObjectInfo, namespace: str) -> dramatiq.Message:
+    """The Dramatiq message that runs one step; its id is the job id."""
+    task = processor_service_pb2.ProcessTask(
+        job_id=job.job_id, file_id=file_id, step=job.step, input=object_info_proto(obj)
+    )
+    return dramatiq.Message(
+        queue_name=jobs.process_queue(namespace),
+        actor_name=jobs.PROCESS_ACTOR,
+        args=(MessageToDict(task, preserving_proto_field_name=True),),
+        kwargs={},
+        options={},
+        message_id=job.job_id,
+    )
+
+
+def file_stored_event(*, file_id: str, obj: ObjectInfo, dispatched: Sequence[Job]) -> bytes:
+    payload = storage_service_pb2.FileStored(
+        object=object_info_proto(obj),
+        jobs=[common_pb2.JobRef(job_id=job.job_id, step=job.step) for job in dispatched],
+    )
+    envelope = events.make_envelope(events.FILE_STORED, file_id=file_id, payload=payload)
+    return events.encode(envelope)
+
+
+def outbox_entries(
+    *, file_id: str, obj: ObjectInfo, dispatched: Sequence[Job], namespace: str
+) -> list[OutboxEntry]:
+    """The event first, then one message per job, in pipeline order."""
+    event = file_stored_event(file_id=file_id, obj=obj, dispatched=dispatched)
+    entries = [OutboxEntry(EVENT, event)]
+    for job in dispatched:
+        message = job_message(job=job, file_id=file_id, obj=obj, namespace=namespace)
+        entries.append(OutboxEntry(JOB, message.encode()))
+    return entries

@@ -1,0 +1,230 @@
+"""The storage domain: write, read, describe and delete objects.
+
+A write is verified completely before anything is stored. Its commit is one database
+transaction: the object row (if new), the file's reference to it, and for an original
+upload the outbox rows that dispatch its jobs. The blob is renamed into place inside
+that transaction, after the object row is locked, so a concurrent delete of the same
+bytes cannot remove a blob that is about to be referenced.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage_service import dispatch, pipelines
+from storage_service.blobs import BlobStore, is_sha256
+from storage_service.db import ORIGINAL, ObjectRef, OutboxMessage, StoredObject
+from storage_service.errors import AlreadyExists, InvalidObject, ObjectNotFound, OutOfRange
+from storage_service.ingest import Declared, Received, receive
+from storage_service.records import Job, ObjectInfo, WriteOutcome
+from storage_service.refs import claim_object, insert_ref, release_objects, upsert_ref
+
+logger = logging.getLogger(__name__)
+
+READ_CHUNK = 1024 * 1024
+
+
+def _info(row: StoredObject) -> ObjectInfo:
+    return ObjectInfo(row.sha256, row.size, row.content_type)
+
+
+def _require_sha256(sha256: str) -> None:
+    if not is_sha256(sha256):
+        raise InvalidObject("sha256 must be 64 lowercase hex characters")
+
+
+def _require(value: str, what: str) -> None:
+    if not value:
+        raise InvalidObject(f"{what} is required")
+
+
+class Storage:
+    """Objects on a blob store, described by a database, dispatched through an outbox."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        blobs: BlobStore,
+        namespace: str,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._blobs = blobs
+        self._namespace = namespace
+        self._on_commit = on_commit
+
+    def write_original(
+        self,
+        *,
+        file_id: str,
+        chunks: Iterable[bytes],
+        name: str = "",
+        declared_size: int | None = None,
+        declared_sha256: str = "",
+        pipeline: Sequence[str] = (),
+    ) -> WriteOutcome:
+        """Store a file's original upload and dispatch its processing jobs."""
+        _require(file_id, "file_id")
+        pipelines.validate(pipeline)
+        self._refuse_existing_original(file_id)
+        received = receive(
+            chunks, blobs=self._blobs, declared=Declared(declared_size, declared_sha256)
+        )
+        steps = pipelines.resolve(pipeline, received.content_type)
+        jobs = [Job(str(uuid.uuid4()), step) for step in steps]
+        outcome = self._commit_original(file_id, received, jobs)
+        logger.info(
+            "original stored",
+            extra={"fields": _log_fields(file_id, outcome, name=name)},
+        )
+        self._on_commit()
+        return outcome
+
+    def write_derivative(
+        self,
+        *,
+        file_id: str,
+        kind: str,
+        job_id: str,
+        chunks: Iterable[bytes],
+        declared_size: int | None = None,
+        declared_sha256: str = "",
+    ) -> WriteOutcome:
+        """Store (or replace) the derivative `kind` of a file that has an original."""
+        _require(file_id, "file_id")
+        _require(kind, "derivative kind")
+        if kind == ORIGINAL:
+            raise InvalidObject(f"{ORIGINAL!r} is not a derivative kind")
+        self._require_original(file_id)
+        received = receive(
+            chunks, blobs=self._blobs, declared=Declared(declared_size, declared_sha256)
+        )
+        outcome = self._commit_derivative(file_id, kind, job_id, received)
+        logger.info(
+            "derivative stored",
+            extra={"fields": _log_fields(file_id, outcome, kind=kind, job_id=job_id)},
+        )
+        return outcome
+
+    def stat(self, sha256: str) -> ObjectInfo:
+        _require_sha256(sha256)
+        with self._sessions() as session:
+            row = session.get(StoredObject, sha256)
+            if row is None:
+                raise ObjectNotFound(f"no object with sha256 {sha256}")
+            return _info(row)
+
+    def read(self, sha256: str, *, offset: int = 0, length: int = 0) -> Iterator[bytes]:
+        """The object's bytes from `offset`, `length` of them (0: to the end)."""
+        if offset < 0 or length < 0:
+            raise InvalidObject("offset and length must not be negative")
+        info = self.stat(sha256)
+        if offset > info.size:
+            raise OutOfRange(f"offset {offset} is beyond the end of the object ({info.size} bytes)")
+        end = info.size if length == 0 else min(info.size, offset + length)
+        try:
+            stream = self._blobs.open(sha256)
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(f"the bytes of object {sha256} are missing") from exc
+        return _read_range(stream, offset, end - offset)
+
+    def delete_file(self, file_id: str) -> int:
+        """Forget every object of a file; returns how many blobs were removed."""
+        _require(file_id, "file_id")
+        with self._sessions.begin() as session:
+            refs = session.scalars(
+                sa.select(ObjectRef).where(ObjectRef.file_id == file_id).with_for_update()
+            ).all()
+            digests = {ref.sha256 for ref in refs}
+            for ref in refs:
+                session.delete(ref)
+            session.flush()
+            removed = release_objects(session, self._blobs, digests)
+        logger.info(
+            "file deleted",
+            extra={"fields": {"file_id": file_id, "refs": len(refs), "blobs_removed": removed}},
+        )
+        return removed
+
+    def _refuse_existing_original(self, file_id: str) -> None:
+        if self._original_sha256(file_id) is not None:
+            raise AlreadyExists(f"file {file_id} already has an original object")
+
+    def _require_original(self, file_id: str) -> None:
+        if self._original_sha256(file_id) is None:
+            raise ObjectNotFound(f"file {file_id} has no original object")
+
+    def _original_sha256(self, file_id: str) -> str | None:
+        with self._sessions() as session:
+            return session.scalar(
+                sa.select(ObjectRef.sha256).where(
+                    ObjectRef.file_id == file_id, ObjectRef.kind == ORIGINAL
+                )
+            )
+
+    def _commit_original(self, file_id: str, received: Received, jobs: list[Job]) -> WriteOutcome:
+        info = ObjectInfo(received.sha256, received.size, received.content_type)
+        try:
+            with self._sessions.begin() as session:
+                created = claim_object(session, info)
+                insert_ref(session, file_id=file_id, kind=ORIGINAL, sha256=info.sha256)
+                received.writer.commit()
+                entries = dispatch.outbox_entries(
+                    file_id=file_id, obj=info, dispatched=jobs, namespace=self._namespace
+                )
+                session.add_all(
+                    OutboxMessage(kind=entry.kind, body=entry.body, attempts=0) for entry in entries
+                )
+        finally:
+            received.writer.abort()
+        return WriteOutcome(info, created, jobs)
+
+    def _commit_derivative(
+        self, file_id: str, kind: str, job_id: str, received: Received
+    ) -> WriteOutcome:
+        info = ObjectInfo(received.sha256, received.size, received.content_type)
+        try:
+            with self._sessions.begin() as session:
+                created = claim_object(session, info)
+                received.writer.commit()
+                upsert_ref(
+                    session,
+                    self._blobs,
+                    file_id=file_id,
+                    kind=kind,
+                    sha256=info.sha256,
+                    job_id=job_id or None,
+                )
+        finally:
+            received.writer.abort()
+        return WriteOutcome(info, created)
+
+
+def _read_range(stream: BinaryIO, offset: int, remaining: int) -> Iterator[bytes]:
+    with stream as file:
+        file.seek(offset)
+        while remaining > 0:
+            chunk = file.read(min(READ_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+
+
+def _log_fields(file_id: str, outcome: WriteOutcome, **extra: str) -> dict[str, object]:
+    return {
+        "file_id": file_id,
+        "sha256": outcome.object.sha256,
+        "size": outcome.object.size,
+        "content_type": outcome.object.content_type,
+        "created": outcome.created,
+        "jobs": ",".join(job.job_id for job in outcome.jobs),
+        **extra,
+    }

@@ -1,0 +1,122 @@
+"""Row-level steps of a commit: claiming an object row, referencing it, releasing it.
+
+Every function runs inside the caller's transaction. An object row is locked before
+its blob is published or removed, which serialises a write and a delete of the same
+bytes (SQLite serialises all writers anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage_service.blobs import BlobStore
+from storage_service.db import ObjectRef, StoredObject, utcnow
+from storage_service.errors import AlreadyExists
+from storage_service.records import ObjectInfo
+
+logger = logging.getLogger(__name__)
+
+_CLAIM_ATTEMPTS = 3
+
+
+def claim_object(session: Session, info: ObjectInfo) -> bool:
+    """Insert the object row if absent and lock it; True when this call inserted it."""
+    for _ in range(_CLAIM_ATTEMPTS):
+        if _insert_object(session, info):
+            return True
+        # The row exists: lock it. None means a concurrent delete just removed it.
+        if _lock_object(session, info.sha256) is not None:
+            return False
+    raise RuntimeError(f"could not claim object {info.sha256}")
+
+
+def _insert_object(session: Session, info: ObjectInfo) -> bool:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(StoredObject)
+        .values(
+            sha256=info.sha256,
+            size=info.size,
+            content_type=info.content_type,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+    result = session.execute(statement)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _lock_object(session: Session, sha256: str) -> StoredObject | None:
+    return session.scalar(
+        sa.select(StoredObject)
+        .where(StoredObject.sha256 == sha256)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def insert_ref(
+    session: Session, *, file_id: str, kind: str, sha256: str, job_id: str | None = None
+) -> ObjectRef:
+    """Reference an object; a second reference of the same kind is AlreadyExists."""
+    ref = ObjectRef(file_id=file_id, kind=kind, sha256=sha256, job_id=job_id)
+    session.add(ref)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise AlreadyExists(f"file {file_id} already has an {kind} object") from exc
+    return ref
+
+
+def upsert_ref(
+    session: Session,
+    blobs: BlobStore,
+    *,
+    file_id: str,
+    kind: str,
+    sha256: str,
+    job_id: str | None,
+) -> None:
+    """Point the file's `kind` at the object, releasing what it pointed at before."""
+    existing = session.scalar(
+        sa.select(ObjectRef)
+        .where(ObjectRef.file_id == file_id, ObjectRef.kind == kind)
+        .with_for_update()
+    )
+    if existing is None:
+        insert_ref(session, file_id=file_id, kind=kind, sha256=sha256, job_id=job_id)
+        return
+    previous = existing.sha256
+    existing.sha256, existing.job_id = sha256, job_id
+    session.flush()
+    if previous != sha256:
+        release_objects(session, blobs, {previous})
+
+
+def release_objects(session: Session, blobs: BlobStore, digests: Iterable[str]) -> int:
+    """Remove the objects nothing references any more; returns how many were removed."""
+    removed = 0
+    for sha256 in sorted(digests):
+        row = _lock_object(session, sha256)
+        if row is None or _referenced(session, sha256):
+            continue
+        session.delete(row)
+        session.flush()
+        # Removed while the row lock is held, so a concurrent write of the same bytes
+        # waits and then publishes its own copy.
+        blobs.delete(sha256)
+        removed += 1
+        logger.info("blob removed", extra={"fields": {"sha256": sha256}})
+    return removed
+
+
+def _referenced(session: Session, sha256: str) -> bool:
+    query = sa.select(sa.exists().where(ObjectRef.sha256 == sha256))
+    return bool(session.scalar(query))

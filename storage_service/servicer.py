@@ -1,0 +1,148 @@
+"""The gRPC adapter of usp.v1.StorageService: proto in, domain call, proto out."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+
+from storage_service.dispatch import object_info_proto
+from storage_service.errors import (
+    AlreadyExists,
+    InvalidObject,
+    ObjectNotFound,
+    OutOfRange,
+    StorageError,
+)
+from storage_service.objects import Storage
+from storage_service.records import WriteOutcome
+from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
+
+# The one mapping from domain errors to gRPC status codes.
+STATUS_FOR_ERROR: dict[type[StorageError], grpc.StatusCode] = {
+    InvalidObject: grpc.StatusCode.INVALID_ARGUMENT,
+    ObjectNotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    OutOfRange: grpc.StatusCode.OUT_OF_RANGE,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def status_for(error: StorageError) -> grpc.StatusCode:
+    for kind in type(error).__mro__:
+        if kind in STATUS_FOR_ERROR:
+            return STATUS_FOR_ERROR[kind]  # type: ignore[index]
+    return grpc.StatusCode.INTERNAL
+
+
+def _abort(context: grpc.ServicerContext, error: StorageError) -> NoReturn:
+    context.abort(status_for(error), error.message)
+    raise AssertionError("context.abort returned")  # pragma: no cover
+
+
+def translate_errors(method: F) -> F:
+    """Turn domain errors raised by a unary or server-streaming method into statuses."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            try:
+                yield from method(self, request, context)
+            except StorageError as error:
+                _abort(context, error)
+
+        return stream  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except StorageError as error:
+            _abort(context, error)
+
+    return unary  # type: ignore[return-value]
+
+
+def _header(
+    requests: Iterator[storage_service_pb2.WriteObjectRequest],
+) -> storage_service_pb2.WriteHeader:
+    first = next(requests, None)
+    if first is None or first.WhichOneof("part") != "header":
+        raise InvalidObject("the first WriteObject message must be the header")
+    return first.header
+
+
+def _chunks(requests: Iterator[storage_service_pb2.WriteObjectRequest]) -> Iterator[bytes]:
+    for request in requests:
+        if request.WhichOneof("part") != "chunk":
+            raise InvalidObject("every WriteObject message after the header must be a chunk")
+        yield request.chunk
+
+
+def _write_response(outcome: WriteOutcome) -> storage_service_pb2.WriteObjectResponse:
+    return storage_service_pb2.WriteObjectResponse(
+        object=object_info_proto(outcome.object),
+        jobs=[common_pb2.JobRef(job_id=job.job_id, step=job.step) for job in outcome.jobs],
+        created=outcome.created,
+    )
+
+
+class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    @translate_errors
+    def WriteObject(
+        self,
+        request_iterator: Iterator[storage_service_pb2.WriteObjectRequest],
+        context: grpc.ServicerContext,
+    ) -> storage_service_pb2.WriteObjectResponse:
+        header = _header(request_iterator)
+        chunks = _chunks(request_iterator)
+        declared_size = header.declared_size if header.HasField("declared_size") else None
+        if header.HasField("derivative_of"):
+            outcome = self._storage.write_derivative(
+                file_id=header.file_id,
+                kind=header.derivative_of.kind,
+                job_id=header.derivative_of.job_id,
+                chunks=chunks,
+                declared_size=declared_size,
+                declared_sha256=header.declared_sha256,
+            )
+        else:
+            outcome = self._storage.write_original(
+                file_id=header.file_id,
+                chunks=chunks,
+                name=header.name,
+                declared_size=declared_size,
+                declared_sha256=header.declared_sha256,
+                pipeline=list(header.pipeline),
+            )
+        return _write_response(outcome)
+
+    @translate_errors
+    def ReadObject(
+        self, request: storage_service_pb2.ReadObjectRequest, context: grpc.ServicerContext
+    ) -> Iterator[storage_service_pb2.ReadObjectResponse]:
+        chunks = self._storage.read(
+            request.checksum.sha256, offset=request.offset, length=request.length
+        )
+        for chunk in chunks:
+            yield storage_service_pb2.ReadObjectResponse(chunk=chunk)
+
+    @translate_errors
+    def StatObject(
+        self, request: storage_service_pb2.StatObjectRequest, context: grpc.ServicerContext
+    ) -> common_pb2.ObjectInfo:
+        return object_info_proto(self._storage.stat(request.checksum.sha256))
+
+    @translate_errors
+    def DeleteFile(
+        self, request: storage_service_pb2.DeleteFileRequest, context: grpc.ServicerContext
+    ) -> storage_service_pb2.DeleteFileResponse:
+        removed = self._storage.delete_file(request.file_id)
+        return storage_service_pb2.DeleteFileResponse(blobs_removed=removed)
