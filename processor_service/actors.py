@@ -1,0 +1,131 @@
+"""The one Dramatiq actor, `usp.process_step`, declared on a broker at bootstrap.
+
+Declaring at bootstrap (not at import) lets the caller choose the broker, the settings
+and, in the embedded run, inject the storage client and event publisher it shares.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage, Middleware
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+from processor_service import protocol
+from processor_service.processing import Task, describe_failure, run_task
+from processor_service.reporting import JobReporter
+from processor_service.settings import Settings
+from processor_service.steps import PermanentError, StepOptions
+from usp import jobs
+from usp.events import EventPublisher
+from usp.storage_client import StorageClient
+
+logger = logging.getLogger(__name__)
+
+
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+def declare_actors(
+    broker: dramatiq.Broker,
+    settings: Settings,
+    *,
+    storage: StorageClient | None = None,
+    publisher: EventPublisher | None = None,
+) -> dramatiq.Actor:
+    """Declare the processing actor (and its queue) on `broker` and return it.
+
+    A storage client or publisher created here is closed when the worker shuts down;
+    injected ones stay the caller's to close.
+    """
+    owned: list[_Closeable] = []
+    if storage is None:
+        storage = StorageClient(settings.storage_target, settings.service_token)
+        owned.append(storage)
+    if publisher is None:
+        publisher = EventPublisher(settings.broker_url, settings.namespace)
+        owned.append(publisher)
+    if owned:
+        broker.add_middleware(_CloseOnShutdown(owned))
+    handler = JobHandler(storage=storage, reporter=JobReporter(publisher), settings=settings)
+    return _declare(broker, settings, handler)
+
+
+def _declare(broker: dramatiq.Broker, settings: Settings, handler: JobHandler) -> dramatiq.Actor:
+    def process_step(task: dict[str, Any]) -> None:
+        handler.handle(task, attempt=current_attempt(), max_retries=current_max_retries(settings))
+
+    return dramatiq.actor(
+        process_step,
+        broker=broker,
+        actor_name=jobs.PROCESS_ACTOR,
+        queue_name=jobs.process_queue(settings.namespace),
+        max_retries=settings.max_retries,
+        min_backoff=settings.min_backoff_ms,
+        max_backoff=settings.max_backoff_ms,
+        time_limit=settings.step_time_limit_ms,
+        throws=(PermanentError,),
+    )
+
+
+def current_attempt() -> int:
+    """1 for the first delivery of the current message, n+1 after n retries."""
+    message = CurrentMessage.get_current_message()
+    return 1 if message is None else int(message.options.get("retries", 0)) + 1
+
+
+def current_max_retries(settings: Settings) -> int:
+    message = CurrentMessage.get_current_message()
+    options = {} if message is None else message.options
+    return int(options.get("max_retries", settings.max_retries))
+
+
+class JobHandler:
+    """The actor's body: parse, report the start, run, report the end."""
+
+    def __init__(
+        self, *, storage: StorageClient, reporter: JobReporter, settings: Settings
+    ) -> None:
+        self._storage = storage
+        self._reporter = reporter
+        self._options = StepOptions(
+            thumbnail_size=settings.thumbnail_size,
+            thumbnail_format=settings.thumbnail_format,
+            max_pixels=settings.max_pixels,
+        )
+
+    def handle(self, payload: Any, *, attempt: int, max_retries: int) -> None:
+        """Raises PermanentError (never retried) or anything else (retried)."""
+        task = _parse(payload)
+        self._reporter.started(task, attempt=attempt)
+        try:
+            outcome = run_task(task, storage=self._storage, options=self._options)
+        except (Exception, TimeLimitExceeded) as error:
+            failure = describe_failure(error)
+            will_retry = failure.transient and attempt <= max_retries
+            self._reporter.failed(task, attempt=attempt, error=failure, will_retry=will_retry)
+            raise
+        self._reporter.succeeded(task, attempt=attempt, outcome=outcome)
+
+
+def _parse(payload: Any) -> Task:
+    try:
+        return protocol.parse_task(payload)
+    except PermanentError as error:
+        logger.error("malformed task refused", extra={"fields": {"reason": error.message}})
+        raise
+
+
+class _CloseOnShutdown(Middleware):
+    """Closes the clients the actor declaration created once the worker has stopped."""
+
+    def __init__(self, resources: Sequence[_Closeable]) -> None:
+        self._resources = list(resources)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        for resource in self._resources:
+            resource.close()

@@ -1,0 +1,127 @@
+"""One job, start to end, without the broker: fetch, verify, run the step, store.
+
+The input is streamed from storage into a spooled temporary file (memory for small
+files, disk beyond that) while its SHA-256 is computed, so memory stays flat whatever
+the file size and no step ever sees bytes that differ from what storage committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO, cast
+
+import grpc
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+from processor_service.steps import (
+    DerivativeOutput,
+    PermanentError,
+    StepInput,
+    StepOptions,
+    find_step,
+)
+from usp.errors import ServiceError
+from usp.storage_client import StorageClient, StoredObject
+
+logger = logging.getLogger(__name__)
+
+SPOOL_MAX_MEMORY = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Task:
+    """One step to apply to one stored file, as storage dispatched it."""
+
+    job_id: str
+    file_id: str
+    step: str
+    input: StoredObject
+
+
+@dataclass(frozen=True)
+class StoredDerivative:
+    kind: str
+    object: StoredObject
+
+
+@dataclass(frozen=True)
+class Outcome:
+    metadata: dict[str, Any]
+    derivatives: list[StoredDerivative]
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+    transient: bool
+
+
+def run_task(task: Task, *, storage: StorageClient, options: StepOptions) -> Outcome:
+    """Run `task`'s step on its verified input and store what it produced."""
+    step = find_step(task.step)
+    source = StepInput(task.input.sha256, task.input.size, task.input.content_type)
+    with fetch_verified(storage, task.input) as stream:
+        result = step.run(stream, source, options)
+    stored = [store_derivative(storage, task, output) for output in result.derivatives]
+    return Outcome(metadata=result.metadata, derivatives=stored)
+
+
+@contextmanager
+def fetch_verified(storage: StorageClient, expected: StoredObject) -> Iterator[BinaryIO]:
+    """The object's bytes, rewound, once their SHA-256 is proven to be `expected`'s."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY) as spool:
+        digest = hashlib.sha256()
+        for chunk in _read(storage, expected.sha256):
+            digest.update(chunk)
+            spool.write(chunk)
+        _check_digest(digest.hexdigest(), expected.sha256)
+        spool.seek(0)
+        yield cast(BinaryIO, cast(IO[bytes], spool))
+
+
+def _read(storage: StorageClient, sha256: str) -> Iterator[bytes]:
+    try:
+        yield from storage.read_object(sha256)
+    except ServiceError as error:
+        if error.status == grpc.StatusCode.NOT_FOUND:
+            raise PermanentError("input_not_found", "the input is no longer stored") from error
+        raise
+
+
+def _check_digest(actual: str, expected: str) -> None:
+    if actual != expected.lower():
+        raise PermanentError(
+            "checksum_mismatch",
+            f"the stored bytes hash to {actual}, not to the dispatched {expected}",
+        )
+
+
+def store_derivative(
+    storage: StorageClient, task: Task, output: DerivativeOutput
+) -> StoredDerivative:
+    result = storage.write_object(
+        [output.data], file_id=task.file_id, derivative_kind=output.kind, job_id=task.job_id
+    )
+    logger.info(
+        "derivative stored",
+        extra={"fields": {"job_id": task.job_id, "kind": output.kind, "size": result.object.size}},
+    )
+    return StoredDerivative(kind=output.kind, object=result.object)
+
+
+def describe_failure(error: BaseException) -> JobError:
+    """What to tell the world about a failed attempt: a stable code and a message."""
+    if isinstance(error, PermanentError):
+        return JobError(error.code, error.message, transient=False)
+    if isinstance(error, ServiceError):
+        code = "storage_unavailable" if error.unavailable else "storage_error"
+        return JobError(code, error.message, transient=True)
+    if isinstance(error, TimeLimitExceeded):
+        return JobError("time_limit_exceeded", "the step ran longer than allowed", transient=True)
+    return JobError("internal_error", "the step failed unexpectedly", transient=True)

@@ -1,0 +1,266 @@
+"""The processing actor end to end on the StubBroker, real gRPC and in-memory kombu."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import dramatiq
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from google.protobuf import json_format
+from PIL import Image
+
+from processor_service.settings import Settings
+from processor_service.tests.event_tap import EventTap
+from processor_service.tests.fake_storage import FakeStorage, RecordedDerivative
+from processor_service.tests.images import halves, jpeg_with_exif
+from processor_service.worker import create_worker
+from usp import jobs
+from usp.v1 import common_pb2, processor_service_pb2
+
+FILE_ID = "file-1"
+
+
+class Harness:
+    """A StubBroker with a started worker, and the way storage enqueues a task."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.broker = StubBroker()
+        self.queue = jobs.process_queue(settings.namespace)
+        self.worker = create_worker(settings, broker=self.broker)
+        # Idle threads wake up this often; short, so that stopping and delayed retries are quick.
+        self.worker.worker_timeout = 50
+        self.worker.start()
+
+    def process(self, step: str, obj: common_pb2.ObjectInfo) -> str:
+        """Enqueue one task as storage does and wait until it is settled."""
+        job_id = str(uuid.uuid4())
+        task = processor_service_pb2.ProcessTask(
+            job_id=job_id, file_id=FILE_ID, step=step, input=obj
+        )
+        self.enqueue(json_format.MessageToDict(task, preserving_proto_field_name=True), job_id)
+        return job_id
+
+    def enqueue(self, payload: Any, job_id: str) -> None:
+        message = dramatiq.Message(
+            queue_name=self.queue,
+            actor_name=jobs.PROCESS_ACTOR,
+            args=(payload,),
+            kwargs={},
+            options={},
+            message_id=job_id,
+        )
+        self.broker.enqueue(message)
+        self.broker.join(self.queue, fail_fast=False, timeout=20_000)
+        self.worker.join()
+
+    def stop(self) -> None:
+        self.worker.stop(timeout=5_000)
+
+
+@pytest.fixture
+def harness(settings: Settings) -> Iterator[Harness]:
+    harness = Harness(settings)
+    yield harness
+    harness.stop()
+
+
+def payload(envelope: common_pb2.EventEnvelope) -> Any:
+    types = {
+        "job.started": processor_service_pb2.JobStarted,
+        "job.succeeded": processor_service_pb2.JobSucceeded,
+        "job.failed": processor_service_pb2.JobFailed,
+    }
+    message = types[envelope.type]()
+    assert envelope.payload.Unpack(message)
+    return message
+
+
+def as_dict(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def summary(envelopes: list[common_pb2.EventEnvelope]) -> list[tuple[str, str, str, int]]:
+    return [(e.type, e.file_id, e.job_id, e.sequence) for e in envelopes]
+
+
+def test_image_gets_a_stored_webp_thumbnail_and_started_then_succeeded_events(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    original = fake_storage.put(jpeg_with_exif(halves(1024, 768)))
+
+    job_id = harness.process("image.thumbnail", original)
+
+    started, succeeded = received = event_tap.drain()
+    assert summary(received) == [
+        ("job.started", FILE_ID, job_id, 11),
+        ("job.succeeded", FILE_ID, job_id, 12),
+    ]
+    assert as_dict(payload(started)) == {"attempt": 1, "step": "image.thumbnail"}
+    [stored] = fake_storage.derivatives
+    thumbnail = fake_storage.objects[stored.sha256]
+    assert stored == RecordedDerivative(FILE_ID, "thumbnail-256", job_id, stored.sha256)
+    assert as_dict(payload(succeeded)) == {
+        "attempt": 1,
+        "step": "image.thumbnail",
+        "metadata": {"thumbnail": {"width": 256.0, "height": 192.0}},
+        "derivatives": [
+            {
+                "kind": "thumbnail-256",
+                "object": {
+                    "checksum": {"sha256": stored.sha256},
+                    "size": str(len(thumbnail)),
+                    "content_type": "image/webp",
+                },
+            }
+        ],
+    }
+    with Image.open(io.BytesIO(thumbnail)) as image:
+        assert (image.format, image.size) == ("WEBP", (256, 192))
+
+
+def test_metadata_step_reports_image_details_in_the_succeeded_event(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    data = jpeg_with_exif(halves(64, 48), orientation=6)
+    original = fake_storage.put(data)
+
+    harness.process("metadata", original)
+
+    _, succeeded = event_tap.drain()
+    metadata = as_dict(payload(succeeded))["metadata"]
+    assert metadata == {
+        "size": float(len(data)),
+        "content_type": "image/jpeg",
+        "format": "JPEG",
+        "width": 64.0,
+        "height": 48.0,
+        "mode": "RGB",
+        "exif": {
+            "Make": "TestCam",
+            "Model": "Model 1",
+            "Orientation": 6.0,
+            "DateTimeOriginal": "2024:01:02 03:04:05",
+            "ExposureTime": 0.004,
+        },
+    }
+    assert fake_storage.derivatives == []
+
+
+def test_text_file_through_the_thumbnail_step_fails_once_and_for_good(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    original = fake_storage.put(b"plain words, not pixels\n")
+
+    job_id = harness.process("image.thumbnail", original)
+
+    received = event_tap.drain()
+    assert summary(received) == [
+        ("job.started", FILE_ID, job_id, 11),
+        ("job.failed", FILE_ID, job_id, 12),
+    ]
+    assert as_dict(payload(received[1])) == {
+        "attempt": 1,
+        "step": "image.thumbnail",
+        "error": {"code": "not_an_image", "message": "the file is not an image Pillow can read"},
+    }
+    assert fake_storage.reads == [original.checksum.sha256]
+    assert [m.message_id for m in harness.broker.dead_letters] == [job_id]
+    assert fake_storage.derivatives == []
+
+
+def test_unavailable_storage_is_reported_as_retrying_and_the_retry_succeeds(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    original = fake_storage.put(jpeg_with_exif(halves(300, 300)))
+    fake_storage.failing_reads = 1
+
+    job_id = harness.process("image.thumbnail", original)
+
+    received = event_tap.drain()
+    assert summary(received) == [
+        ("job.started", FILE_ID, job_id, 11),
+        ("job.failed", FILE_ID, job_id, 12),
+        ("job.started", FILE_ID, job_id, 21),
+        ("job.succeeded", FILE_ID, job_id, 22),
+    ]
+    assert as_dict(payload(received[1])) == {
+        "attempt": 1,
+        "step": "image.thumbnail",
+        "error": {
+            "code": "storage_unavailable",
+            "message": "the storage service is unavailable; try again shortly",
+            "transient": True,
+        },
+        "will_retry": True,
+    }
+    assert payload(received[3]).attempt == 2
+    assert fake_storage.reads == [original.checksum.sha256] * 2
+    assert [d.kind for d in fake_storage.derivatives] == ["thumbnail-256"]
+    assert harness.broker.dead_letters == []
+
+
+def test_last_allowed_attempt_reports_that_no_retry_follows(
+    settings: Settings, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    harness = Harness(dataclasses.replace(settings, max_retries=1))
+    original = fake_storage.put(b"some bytes")
+    fake_storage.failing_reads = 5
+    try:
+        job_id = harness.process("checksum", original)
+    finally:
+        harness.stop()
+
+    failures = [payload(e) for e in event_tap.drain() if e.type == "job.failed"]
+    assert [(f.attempt, f.will_retry, f.error.transient) for f in failures] == [
+        (1, True, True),
+        (2, False, True),
+    ]
+    assert [m.message_id for m in harness.broker.dead_letters] == [job_id]
+
+
+def test_input_whose_bytes_do_not_match_the_dispatched_sha256_fails_permanently(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    claimed = hashlib.sha256(b"what storage was told").hexdigest()
+    original = fake_storage.put(b"what storage actually holds", sha256=claimed)
+
+    harness.process("metadata", original)
+
+    received = event_tap.drain()
+    assert [e.type for e in received] == ["job.started", "job.failed"]
+    failed = payload(received[1])
+    assert (failed.error.code, failed.error.transient, failed.will_retry) == (
+        "checksum_mismatch",
+        False,
+        False,
+    )
+    assert fake_storage.reads == [claimed]
+
+
+def test_unknown_step_fails_permanently_without_reading_the_input(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    original = fake_storage.put(b"bytes")
+
+    harness.process("video.transcode", original)
+
+    received = event_tap.drain()
+    assert [e.type for e in received] == ["job.started", "job.failed"]
+    assert payload(received[1]).error.code == "unknown_step"
+    assert fake_storage.reads == []
+
+
+def test_malformed_task_is_dead_lettered_without_any_event(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    harness.enqueue({"job_id": "j-1", "no_such_field": True}, "j-1")
+
+    assert event_tap.drain() == []
+    assert [m.message_id for m in harness.broker.dead_letters] == ["j-1"]
+    assert fake_storage.reads == []
