@@ -36,7 +36,7 @@ def declare_actors(
     *,
     storage: StorageClient | None = None,
     publisher: EventPublisher | None = None,
-) -> dramatiq.Actor:
+) -> dramatiq.Actor[[dict[str, Any]], None]:
     """Declare the processing actor (and its queue) on `broker` and return it.
 
     A storage client or publisher created here is closed when the worker shuts down;
@@ -55,12 +55,13 @@ def declare_actors(
     return _declare(broker, settings, handler)
 
 
-def _declare(broker: dramatiq.Broker, settings: Settings, handler: JobHandler) -> dramatiq.Actor:
+def _declare(
+    broker: dramatiq.Broker, settings: Settings, handler: JobHandler
+) -> dramatiq.Actor[[dict[str, Any]], None]:
     def process_step(task: dict[str, Any]) -> None:
         handler.handle(task, attempt=current_attempt(), max_retries=current_max_retries(settings))
 
-    return dramatiq.actor(
-        process_step,
+    declare = dramatiq.actor(
         broker=broker,
         actor_name=jobs.PROCESS_ACTOR,
         queue_name=jobs.process_queue(settings.namespace),
@@ -70,6 +71,7 @@ def _declare(broker: dramatiq.Broker, settings: Settings, handler: JobHandler) -
         time_limit=settings.step_time_limit_ms,
         throws=(PermanentError,),
     )
+    return declare(process_step)
 
 
 def current_attempt() -> int:

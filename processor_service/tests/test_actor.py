@@ -47,7 +47,7 @@ class Harness:
         return job_id
 
     def enqueue(self, payload: Any, job_id: str) -> None:
-        message = dramatiq.Message(
+        message: dramatiq.Message[Any] = dramatiq.Message(
             queue_name=self.queue,
             actor_name=jobs.PROCESS_ACTOR,
             args=(payload,),
