@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import kombu
+import kombu.simple
 import pytest
 import sqlalchemy as sa
 from dramatiq.brokers.stub import StubBroker

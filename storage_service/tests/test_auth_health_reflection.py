@@ -1,0 +1,134 @@
+"""Every call needs the service token; health and reflection answer with it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from storage_service.tests.conftest import TOKEN
+from usp.grpc_auth import service_metadata
+from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
+
+SHA = "0" * 64
+
+
+@pytest.fixture
+def channel(target: str) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(target) as opened:
+        yield opened
+
+
+def write_object(channel: grpc.Channel, metadata: Any) -> None:
+    stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+    requests = iter(
+        [
+            storage_service_pb2.WriteObjectRequest(
+                header=storage_service_pb2.WriteHeader(file_id="file-1")
+            ),
+            storage_service_pb2.WriteObjectRequest(chunk=b"bytes"),
+        ]
+    )
+    stub.WriteObject(requests, metadata=metadata, timeout=5)
+
+
+def read_object(channel: grpc.Channel, metadata: Any) -> None:
+    stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+    request = storage_service_pb2.ReadObjectRequest(checksum=common_pb2.Checksum(sha256=SHA))
+    list(stub.ReadObject(request, metadata=metadata, timeout=5))
+
+
+def stat_object(channel: grpc.Channel, metadata: Any) -> None:
+    stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+    request = storage_service_pb2.StatObjectRequest(checksum=common_pb2.Checksum(sha256=SHA))
+    stub.StatObject(request, metadata=metadata, timeout=5)
+
+
+def delete_file(channel: grpc.Channel, metadata: Any) -> None:
+    stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+    stub.DeleteFile(
+        storage_service_pb2.DeleteFileRequest(file_id="file-1"), metadata=metadata, timeout=5
+    )
+
+
+def health_check(channel: grpc.Channel, metadata: Any) -> Any:
+    stub = health_pb2_grpc.HealthStub(channel)
+    return stub.Check(health_pb2.HealthCheckRequest(service=""), metadata=metadata, timeout=5)
+
+
+def health_watch(channel: grpc.Channel, metadata: Any) -> Any:
+    stub = health_pb2_grpc.HealthStub(channel)
+    request = health_pb2.HealthCheckRequest(service="usp.v1.StorageService")
+    return next(stub.Watch(request, metadata=metadata, timeout=5))
+
+
+def list_services(channel: grpc.Channel, metadata: Any) -> list[str]:
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    response = next(stub.ServerReflectionInfo(iter([request]), metadata=metadata, timeout=5))
+    return [service.name for service in response.list_services_response.service]
+
+
+CALLS: dict[str, Callable[[grpc.Channel, Any], Any]] = {
+    "write (client streaming)": write_object,
+    "read (server streaming)": read_object,
+    "stat (unary)": stat_object,
+    "delete (unary)": delete_file,
+    "health check": health_check,
+    "health watch (server streaming)": health_watch,
+    "reflection (bidirectional)": list_services,
+}
+CREDENTIALS = {"no token": None, "wrong token": service_metadata("not-the-token")}
+
+
+@pytest.mark.parametrize("metadata", CREDENTIALS.values(), ids=CREDENTIALS.keys())
+@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
+def test_every_call_without_the_service_token_is_unauthenticated(
+    channel: grpc.Channel, call: Callable[[grpc.Channel, Any], Any], metadata: Any
+) -> None:
+    with pytest.raises(grpc.RpcError) as excinfo:
+        call(channel, metadata)
+
+    assert excinfo.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_unauthenticated_write_stores_nothing(channel: grpc.Channel) -> None:
+    with pytest.raises(grpc.RpcError):
+        write_object(channel, None)
+
+    stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+    checksum = common_pb2.Checksum(sha256=hashlib.sha256(b"bytes").hexdigest())
+    with pytest.raises(grpc.RpcError) as excinfo:
+        stub.StatObject(
+            storage_service_pb2.StatObjectRequest(checksum=checksum),
+            metadata=service_metadata(TOKEN),
+            timeout=5,
+        )
+    assert excinfo.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("service", ["", "usp.v1.StorageService"])
+def test_health_reports_serving(channel: grpc.Channel, service: str) -> None:
+    stub = health_pb2_grpc.HealthStub(channel)
+    response = stub.Check(
+        health_pb2.HealthCheckRequest(service=service),
+        metadata=service_metadata(TOKEN),
+        timeout=5,
+    )
+
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_storage_service(channel: grpc.Channel) -> None:
+    services = list_services(channel, service_metadata(TOKEN))
+
+    assert sorted(services) == [
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "usp.v1.StorageService",
+    ]

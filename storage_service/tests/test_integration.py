@@ -1,0 +1,114 @@
+"""The storage service against the real PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import dramatiq
+import pika
+import pytest
+import sqlalchemy as sa
+from google.protobuf.json_format import ParseDict
+
+from storage_service import db
+from storage_service.server import StorageServer, create_server
+from storage_service.settings import Settings
+from storage_service.tests.conftest import FlakyBroker, make_settings, wait_until
+from usp import events, jobs
+from usp.storage_client import StorageClient
+from usp.v1 import processor_service_pb2
+
+from .conftest import TOKEN
+
+DATA = b"bytes committed to a real database\n"
+SHA = hashlib.sha256(DATA).hexdigest()
+
+
+def running(settings: Settings, **injected: object) -> StorageServer:
+    server = create_server(settings, address="127.0.0.1:0", **injected)  # type: ignore[arg-type]
+    server.start()
+    return server
+
+
+@pytest.fixture
+def pg_server(
+    tmp_path: Path, namespace: str, postgres_database: str
+) -> Iterator[tuple[StorageServer, FlakyBroker]]:
+    settings = make_settings(tmp_path, namespace, USP_STORAGE_DATABASE_URL=postgres_database)
+    broker = FlakyBroker()
+    publisher = events.EventPublisher("", namespace)
+    server = running(settings, broker=broker, publisher=publisher)
+    yield server, broker
+    server.stop(0)
+    publisher.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_schema_is_migrated_and_writes_commit_and_dispatch(
+    pg_server: tuple[StorageServer, FlakyBroker], namespace: str
+) -> None:
+    server, broker = pg_server
+    with StorageClient(f"127.0.0.1:{server.port}", TOKEN) as client:
+        result = client.write_object([DATA], file_id="file-1")
+        assert client.stat_object(SHA).size == len(DATA)
+        assert b"".join(client.read_object(SHA)) == DATA
+
+    engine = db.create_engine(server.settings.database_url)
+    sessions = db.session_factory(engine)
+
+    def all_sent() -> bool:
+        with sessions() as session:
+            pending = sa.select(db.OutboxMessage).where(db.OutboxMessage.sent_at.is_(None))
+            return session.scalars(pending).first() is None
+
+    wait_until(all_sent)
+    with engine.connect() as connection:
+        version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    engine.dispose()
+    queue = broker.queues[jobs.process_queue(namespace)]
+    message_ids = [dramatiq.Message.decode(body).message_id for body in list(queue.queue)]
+    assert version == "0001"
+    assert message_ids == [job.job_id for job in result.jobs]
+
+
+@pytest.mark.rabbitmq
+def test_relay_enqueues_jobs_on_the_real_rabbitmq(
+    tmp_path: Path, rabbitmq_url: str, broker_namespace: str
+) -> None:
+    settings = make_settings(tmp_path, broker_namespace, USP_BROKER_URL=rabbitmq_url)
+    server = running(settings)
+    try:
+        with StorageClient(f"127.0.0.1:{server.port}", TOKEN) as client:
+            result = client.write_object([DATA], file_id="file-1", pipeline=["checksum"])
+        body = _get_one(rabbitmq_url, jobs.process_queue(broker_namespace))
+    finally:
+        server.stop(0)
+
+    message = dramatiq.Message.decode(body)
+    task = ParseDict(message.args[0], processor_service_pb2.ProcessTask())
+    assert (message.actor_name, message.message_id) == (jobs.PROCESS_ACTOR, result.jobs[0].job_id)
+    assert (task.step, task.input.checksum.sha256) == ("checksum", SHA)
+
+
+def _get_one(url: str, queue: str) -> bytes:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        bodies: list[bytes] = []
+
+        def fetched() -> bool:
+            channel = connection.channel()
+            try:
+                _method, _properties, body = channel.basic_get(queue, auto_ack=True)
+            except pika.exceptions.ChannelClosedByBroker:
+                return False  # the queue is not declared yet, and the broker closed the channel
+            channel.close()
+            if body is not None:
+                bodies.append(body)
+            return bool(bodies)
+
+        wait_until(fetched, timeout=10)
+        return bodies[0]
+    finally:
+        connection.close()
