@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -188,3 +189,18 @@ def test_stat_and_read_of_unknown_or_malformed_digests_are_refused(
 
 def test_server_reports_its_bound_port(server: StorageServer) -> None:
     assert server.port > 0
+
+
+def test_concurrent_writes_of_the_same_bytes_store_one_blob(
+    client: StorageClient, settings: Settings
+) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda n: client.write_object([TEXT], file_id=f"file-{n}"), range(8))
+        )
+
+    assert sorted(result.created for result in results) == [False] * 7 + [True]
+    assert [p.name for p in (settings.blob_dir / "objects").rglob("*") if p.is_file()] == [
+        sha(TEXT)
+    ]
+    assert sum(client.delete_file(f"file-{n}") for n in range(8)) == 1
