@@ -11,7 +11,7 @@ import signal
 import threading
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, TimeLimit
 
 from processor_service.actors import declare_actors
 from processor_service.settings import Settings
@@ -34,12 +34,27 @@ def create_worker(
     if not any(isinstance(middleware, CurrentMessage) for middleware in broker.middleware):
         broker.add_middleware(CurrentMessage())
     declare_actors(broker, settings, storage=storage, publisher=publisher)
+    _start_time_limits(broker)
     dramatiq.set_broker(broker)
     return dramatiq.Worker(
         broker,
         queues={jobs.process_queue(settings.namespace)},
         worker_threads=settings.worker_threads,
     )
+
+
+def _start_time_limits(broker: dramatiq.Broker) -> None:
+    """Start the TimeLimit watchdog thread, once per broker.
+
+    Dramatiq starts it on the "process_boot" signal, which only its own command line
+    emits; without this a worker started from code would never enforce time limits.
+    """
+    for middleware in broker.middleware:
+        manager = (
+            getattr(middleware, "manager", None) if isinstance(middleware, TimeLimit) else None
+        )
+        if isinstance(manager, threading.Thread) and manager.ident is None:
+            manager.start()
 
 
 def start(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from google.protobuf import json_format
 from PIL import Image
 
 from processor_service.settings import Settings
+from processor_service.steps import REGISTRY, Step, StepResult
 from processor_service.tests.event_tap import EventTap
 from processor_service.tests.fake_storage import FakeStorage, RecordedDerivative
 from processor_service.tests.images import halves, jpeg_with_exif
@@ -264,3 +266,32 @@ def test_malformed_task_is_dead_lettered_without_any_event(
     assert event_tap.drain() == []
     assert [m.message_id for m in harness.broker.dead_letters] == ["j-1"]
     assert fake_storage.reads == []
+
+
+def _busy_until_interrupted(stream: Any, source: Any, options: Any) -> StepResult:
+    # Pure Python work, so the time limit's asynchronous exception can land in it.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        pass
+    raise AssertionError("the time limit never interrupted the step")
+
+
+def test_step_running_past_the_time_limit_is_reported_as_a_transient_failure(
+    settings: Settings,
+    fake_storage: FakeStorage,
+    event_tap: EventTap,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(REGISTRY, "busy", Step("busy", 1, _busy_until_interrupted))
+    harness = Harness(dataclasses.replace(settings, step_time_limit_ms=50, max_retries=0))
+    try:
+        harness.process("busy", fake_storage.put(b"bytes"))
+    finally:
+        harness.stop()
+
+    [failed] = [payload(e) for e in event_tap.drain() if e.type == "job.failed"]
+    assert (failed.error.code, failed.error.transient, failed.will_retry) == (
+        "time_limit_exceeded",
+        True,
+        False,
+    )
