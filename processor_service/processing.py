@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import grpc
 from dramatiq.middleware.time_limit import TimeLimitExceeded
@@ -82,7 +82,7 @@ def fetch_verified(storage: StorageClient, expected: StoredObject) -> Iterator[B
             spool.write(chunk)
         _check_digest(digest.hexdigest(), expected.sha256)
         spool.seek(0)
-        yield cast(BinaryIO, cast(IO[bytes], spool))
+        yield cast(BinaryIO, spool)
 
 
 def _read(storage: StorageClient, sha256: str) -> Iterator[bytes]:
