@@ -1,0 +1,101 @@
+"""The file catalog: what a user uploaded, its processing jobs and their derivatives.
+
+The bytes live in the storage service; these rows are what every view reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class FileState(models.TextChoices):
+    AWAITING_UPLOAD = "awaiting_upload", "Awaiting upload"
+    STORED = "stored", "Stored"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class File(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files"
+    )
+    name = models.CharField(max_length=255)
+    size = models.BigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    state = models.CharField(
+        max_length=20, choices=FileState.choices, default=FileState.AWAITING_UPLOAD, db_index=True
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["owner", "-created_at"], name="file_owner_newest")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_stored(self) -> bool:
+        """Its bytes are committed in storage (whatever its processing says)."""
+        return self.state != FileState.AWAITING_UPLOAD and bool(self.sha256)
+
+
+class Job(models.Model):
+    """One step of a file's pipeline; the id is the one storage gave it at dispatch."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="jobs")
+    step = models.CharField(max_length=100)
+    position = models.PositiveSmallIntegerField(default=0)
+    state = models.CharField(
+        max_length=20, choices=JobState.choices, default=JobState.QUEUED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    last_sequence = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("position", "created_at", "step")
+
+    def __str__(self) -> str:
+        return f"{self.step} ({self.state})"
+
+
+class Derivative(models.Model):
+    """A file a step produced from the original (a thumbnail, a preview)."""
+
+    file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="derivatives")
+    kind = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("kind",)
+        constraints = [
+            models.UniqueConstraint(fields=["file", "kind"], name="derivative_unique_kind")
+        ]
+
+    def __str__(self) -> str:
+        return self.kind

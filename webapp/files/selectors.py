@@ -1,0 +1,105 @@
+"""Reads of the file catalog, always on behalf of a user, and downloads of the bytes."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import chain
+
+from django.db.models import QuerySet
+
+from usp.errors import ServiceError
+from webapp.accounts.models import User
+from webapp.core.errors import Conflict, NotFound
+from webapp.files.models import Derivative, File
+from webapp.files.storage import get_storage_client, storage_error
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Download:
+    """An open stream of stored bytes and what to call them."""
+
+    chunks: Iterator[bytes]
+    size: int
+    content_type: str
+    filename: str
+
+
+def file_list(*, user: User) -> QuerySet[File]:
+    """The user's own files, newest first, with their jobs and derivatives."""
+    return (
+        File.objects.filter(owner=user)
+        .order_by("-created_at", "-pk")
+        .prefetch_related("jobs", "derivatives")
+    )
+
+
+def file_get(*, user: User, file_id: uuid.UUID | str) -> File:
+    """One of the user's files; NotFound for anyone else's, a missing or malformed id."""
+    try:
+        key = file_id if isinstance(file_id, uuid.UUID) else uuid.UUID(str(file_id))
+    except ValueError as exc:
+        raise NotFound("No such file.", code="not_found") from exc
+    file = file_list(user=user).filter(pk=key).first()
+    if file is None:
+        raise NotFound("No such file.", code="not_found")
+    return file
+
+
+def derivative_get(*, file: File, kind: str) -> Derivative:
+    derivative = file.derivatives.filter(kind=kind).first()
+    if derivative is None:
+        raise NotFound(f"This file has no {kind[:100]!r} derivative.", code="not_found")
+    return derivative
+
+
+def file_content_open(*, file: File) -> Download:
+    """The original bytes; Conflict "not_stored" until storage has committed them."""
+    if not file.is_stored or file.size is None:
+        raise Conflict("The file's bytes are not stored yet.", code="not_stored")
+    chunks = _open(file.sha256)
+    return Download(chunks, file.size, file.content_type or _OCTETS, file.name)
+
+
+def derivative_content_open(*, file: File, kind: str) -> Download:
+    derivative = derivative_get(file=file, kind=kind)
+    chunks = _open(derivative.sha256)
+    content_type = derivative.content_type or _OCTETS
+    filename = _derivative_filename(file.name, kind, content_type)
+    return Download(chunks, derivative.size, content_type, filename)
+
+
+_OCTETS = "application/octet-stream"
+
+
+def _open(sha256: str) -> Iterator[bytes]:
+    """Start the read now, so an unreachable storage is an error before any byte is sent."""
+    chunks = get_storage_client().read_object(sha256)
+    try:
+        first = next(chunks, b"")
+    except ServiceError as error:
+        raise storage_error(error) from error
+    return _logged(chain([first], chunks), sha256)
+
+
+def _logged(chunks: Iterator[bytes], sha256: str) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    except ServiceError as error:
+        # Headers are sent already: the response can only be cut short.
+        logger.error(
+            "download broke off",
+            extra={"fields": {"sha256": sha256, "status": error.status.name}},
+        )
+        raise
+
+
+def _derivative_filename(name: str, kind: str, content_type: str) -> str:
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    extension = mimetypes.guess_extension(content_type) or ""
+    return f"{stem}-{kind}{extension}"

@@ -1,0 +1,173 @@
+"""An in-memory StorageService on a real gRPC server: a test double of the contract.
+
+It verifies declared sizes, sniffs a few types, dispatches the default pipeline for
+originals and keeps everything in dictionaries. Tests of the webapp run against it
+because the webapp must not import the storage service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from usp.grpc_auth import ServiceTokenInterceptor
+from usp.storage_client import SERVICE_NAME
+from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
+
+READ_CHUNK = 64 * 1024
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def sniff(data: bytes) -> str:
+    for magic, content_type in _MAGIC:
+        if data.startswith(magic):
+            return content_type
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain" if data else "application/x-empty"
+
+
+def default_pipeline(content_type: str) -> list[str]:
+    if content_type.startswith("image/"):
+        return ["metadata", "checksum", "image.thumbnail"]
+    return ["metadata", "checksum"]
+
+
+@dataclass
+class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
+    """The servicer; its dictionaries are what tests assert on."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, set[str]] = field(default_factory=dict)
+    headers: list[storage_service_pb2.WriteHeader] = field(default_factory=list)
+    # When set, every write is refused with this status and message.
+    refuse_writes: tuple[grpc.StatusCode, str] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def WriteObject(
+        self,
+        request_iterator: Iterator[storage_service_pb2.WriteObjectRequest],
+        context: grpc.ServicerContext,
+    ) -> storage_service_pb2.WriteObjectResponse:
+        first = next(request_iterator, None)
+        if first is None or not first.HasField("header"):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a header")
+        header = first.header
+        if self.refuse_writes:
+            context.abort(*self.refuse_writes)
+        data = b"".join(request.chunk for request in request_iterator)
+        if header.HasField("declared_size") and header.declared_size != len(data):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "size differs from the declared size")
+        sha256 = hashlib.sha256(data).hexdigest()
+        if header.declared_sha256 and header.declared_sha256 != sha256:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "SHA-256 differs from the declared one")
+        content_type = sniff(data)
+        with self.lock:
+            created = sha256 not in self.blobs
+            self.blobs[sha256] = data
+            self.files.setdefault(header.file_id, set()).add(sha256)
+            self.headers.append(header)
+        steps = (
+            []
+            if header.derivative_of.kind
+            else (list(header.pipeline) or default_pipeline(content_type))
+        )
+        return storage_service_pb2.WriteObjectResponse(
+            object=_info(sha256, len(data), content_type),
+            jobs=[common_pb2.JobRef(job_id=str(uuid.uuid4()), step=step) for step in steps],
+            created=created,
+        )
+
+    def ReadObject(
+        self, request: storage_service_pb2.ReadObjectRequest, context: grpc.ServicerContext
+    ) -> Iterator[storage_service_pb2.ReadObjectResponse]:
+        data = self._blob(request.checksum.sha256, context)
+        end = request.offset + request.length if request.length else len(data)
+        for start in range(request.offset, end, READ_CHUNK):
+            yield storage_service_pb2.ReadObjectResponse(
+                chunk=data[start : min(end, start + READ_CHUNK)]
+            )
+
+    def StatObject(
+        self, request: storage_service_pb2.StatObjectRequest, context: grpc.ServicerContext
+    ) -> common_pb2.ObjectInfo:
+        data = self._blob(request.checksum.sha256, context)
+        return _info(request.checksum.sha256, len(data), sniff(data))
+
+    def DeleteFile(
+        self, request: storage_service_pb2.DeleteFileRequest, context: grpc.ServicerContext
+    ) -> storage_service_pb2.DeleteFileResponse:
+        with self.lock:
+            self.files.pop(request.file_id, None)
+            referenced = set().union(*self.files.values()) if self.files else set()
+            orphans = [sha for sha in self.blobs if sha not in referenced]
+            for sha in orphans:
+                del self.blobs[sha]
+        return storage_service_pb2.DeleteFileResponse(blobs_removed=len(orphans))
+
+    def _blob(self, sha256: str, context: grpc.ServicerContext) -> bytes:
+        with self.lock:
+            data = self.blobs.get(sha256)
+        if data is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no such object")
+        return data
+
+
+def _info(sha256: str, size: int, content_type: str) -> common_pb2.ObjectInfo:
+    return common_pb2.ObjectInfo(
+        checksum=common_pb2.Checksum(sha256=sha256), size=size, content_type=content_type
+    )
+
+
+@dataclass
+class FakeStorageServer:
+    server: grpc.Server
+    port: int
+    storage: FakeStorage
+    health: health.HealthServicer
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else (health_pb2.HealthCheckResponse.NOT_SERVING)
+        )
+        self.health.set(SERVICE_NAME, status)
+
+    def stop(self) -> None:
+        self.server.stop(grace=None).wait()
+
+
+def start_fake_storage(token: str) -> FakeStorageServer:
+    """A fake storage on 127.0.0.1, on a free port, refusing calls without `token`."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        interceptors=[ServiceTokenInterceptor(token)],
+    )
+    storage = FakeStorage()
+    storage_service_pb2_grpc.add_StorageServiceServicer_to_server(storage, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    running = FakeStorageServer(server, port, storage, health_servicer)
+    running.set_serving(True)
+    return running
