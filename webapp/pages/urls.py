@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
+
+from webapp.pages import views
 
 app_name = "pages"
-urlpatterns: list[URLPattern] = []
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("upload/", views.upload, name="upload"),
+    path("files/", views.file_list_page, name="file_list"),
+    path("files/<uuid:file_id>/", views.file_detail_page, name="file_detail"),
+]

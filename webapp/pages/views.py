@@ -1,0 +1,100 @@
+"""The HTML pages. Each view reads through the selectors or writes through the services,
+and renders or redirects; nothing else happens here."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import UploadedFile
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
+
+from webapp.accounts.models import User
+from webapp.core.errors import ApplicationError, NotFound
+from webapp.files.models import File
+from webapp.files.selectors import file_get, file_list
+from webapp.files.services import file_upload, pipeline_parse
+from webapp.pages.forms import UploadForm
+from webapp.pages.presenters import file_view, metadata_rows, pretty_json
+
+logger = logging.getLogger(__name__)
+
+FILES_PER_PAGE = 50
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("pages:upload")
+    return render(request, "pages/home.html")
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    """The page; its form also works without JavaScript (the POST below)."""
+    if request.method != "POST":
+        return render(request, "pages/upload.html", {"form": UploadForm()})
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("pages:upload")
+    return _store_uploads(request, form.cleaned_data["files"], form.cleaned_data["pipeline"])
+
+
+def _store_uploads(
+    request: HttpRequest, uploads: list[UploadedFile], pipeline: str
+) -> HttpResponse:
+    try:
+        steps = pipeline_parse(text=pipeline)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("pages:upload")
+    stored = [file for file in (_store_one(request, u, steps) for u in uploads) if file]
+    if len(stored) == 1 and len(uploads) == 1:
+        return redirect("pages:file_detail", file_id=stored[0].pk)
+    if stored:
+        messages.success(request, f"Uploaded {len(stored)} of {len(uploads)} files.")
+        return redirect("pages:file_list")
+    return redirect("pages:upload")
+
+
+def _store_one(request: HttpRequest, uploaded: UploadedFile, steps: list[str]) -> File | None:
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        return file_upload(owner=user, uploaded_file=uploaded, pipeline=steps)
+    except ApplicationError as error:
+        messages.error(request, f"{uploaded.name}: {error.message}")
+        return None
+
+
+@login_required
+@require_safe
+def file_list_page(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    page = Paginator(file_list(user=user), FILES_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [file_view(file) for file in page.object_list]
+    return render(request, "pages/file_list.html", {"page": page, "rows": rows})
+
+
+@login_required
+@require_safe
+def file_detail_page(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        file = file_get(user=user, file_id=file_id)
+    except NotFound:
+        return render(request, "pages/not_found.html", status=404)
+    context = {
+        "item": file_view(file),
+        "metadata_rows": metadata_rows(file.metadata),
+        "metadata_json": pretty_json(file.metadata or {}),
+    }
+    return render(request, "pages/file_detail.html", context)
