@@ -10,7 +10,12 @@ from django.http.request import split_domain_port
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
@@ -43,6 +48,9 @@ ERRORS = {
         503: "The storage service is unavailable",
     }.items()
 }
+
+
+FILE_ID = OpenApiParameter("file_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -132,7 +140,9 @@ class FileListCreateApi(APIView):
 
 class FileDetailApi(APIView):
     @extend_schema(
-        operation_id="files_retrieve", responses={200: FileSerializer, **_errors(401, 404)}
+        operation_id="files_retrieve",
+        parameters=[FILE_ID],
+        responses={200: FileSerializer, **_errors(401, 404)},
     )
     def get(self, request: Request, file_id: str) -> Response:
         file = file_get(user=request.user, file_id=file_id)
@@ -140,6 +150,7 @@ class FileDetailApi(APIView):
 
     @extend_schema(
         operation_id="files_delete",
+        parameters=[FILE_ID],
         summary="Delete the file, its bytes and its derivatives",
         responses={204: None, **_errors(401, 403, 404, 503)},
     )
@@ -168,6 +179,7 @@ BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 class FileContentApi(_DownloadApi):
     @extend_schema(
         operation_id="files_content",
+        parameters=[FILE_ID],
         summary="The original bytes, as an attachment",
         responses={**BINARY, **_errors(401, 404, 409, 503)},
     )
@@ -179,6 +191,7 @@ class FileContentApi(_DownloadApi):
 class DerivativeContentApi(_DownloadApi):
     @extend_schema(
         operation_id="files_derivative_content",
+        parameters=[FILE_ID],
         summary="A derivative's bytes (e.g. kind 'thumbnail-256'), as an attachment",
         responses={**BINARY, **_errors(401, 404, 503)},
     )

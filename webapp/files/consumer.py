@@ -24,6 +24,8 @@ from webapp.files.events import UnreadableEvent, event_apply
 logger = logging.getLogger(__name__)
 
 PREFETCH_COUNT = 16
+# How often the consume loop looks at the stop event: the longest a stop waits.
+STOP_CHECK_INTERVAL = 0.25
 # The in-memory transport polls; this bounds how late an event shows in the embedded run.
 MEMORY_POLLING_INTERVAL = 0.1
 
@@ -152,7 +154,7 @@ def run_consumer(*, broker_url: str, namespace: str, stop: threading.Event) -> N
     options = {"polling_interval": MEMORY_POLLING_INTERVAL} if url.startswith("memory://") else {}
     try:
         with kombu.Connection(url, transport_options=options) as broker:
-            EventConsumer(broker, namespace, stop=stop).run()
+            EventConsumer(broker, namespace, stop=stop).run(safety_interval=STOP_CHECK_INTERVAL)
     except _Stopping:
         pass
     finally:

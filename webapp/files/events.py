@@ -115,7 +115,18 @@ def _job_event(envelope: common_pb2.EventEnvelope, step: str, attempt: int) -> s
 def _struct_to_dict(payload: processor_service_pb2.JobSucceeded) -> dict[str, Any]:
     if not payload.HasField("metadata"):
         return {}
-    return dict(json_format.MessageToDict(payload.metadata))
+    return dict(_whole_numbers(json_format.MessageToDict(payload.metadata)))
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Struct numbers are all doubles; a width of 1200 should read 1200, not 1200.0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
 
 
 def _error_text(error: common_pb2.ErrorInfo) -> str:

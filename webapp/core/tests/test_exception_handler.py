@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
+
+from webapp.core.errors import (
+    ApplicationError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
+
+
+def respond_to(exc: Exception) -> Response:
+    class Failing(APIView):
+        permission_classes = [AllowAny]
+        authentication_classes: list[Any] = []
+
+        def get(self, request: Request) -> Response:
+            raise exc
+
+    response = Failing.as_view()(APIRequestFactory().get("/api/v1/x"))
+    response.render()
+    return response
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "body"),
+    [
+        (
+            NotFound("No such file."),
+            404,
+            {"error": {"code": "not_found", "message": "No such file."}},
+        ),
+        (
+            InvalidInput("Bad.", code="bad_thing", fields={"name": ["Too long."]}),
+            400,
+            {"error": {"code": "bad_thing", "message": "Bad.", "fields": {"name": ["Too long."]}}},
+        ),
+        (Conflict("Not yet."), 409, {"error": {"code": "conflict", "message": "Not yet."}}),
+        (
+            ServiceUnavailable("Later.", code="storage_unavailable"),
+            503,
+            {"error": {"code": "storage_unavailable", "message": "Later."}},
+        ),
+        (
+            ApplicationError("Big.", code="too_large", http_status=413),
+            413,
+            {"error": {"code": "too_large", "message": "Big."}},
+        ),
+    ],
+)
+def test_domain_errors_become_their_status_and_code(
+    exc: Exception, status: int, body: dict[str, Any]
+) -> None:
+    response = respond_to(exc)
+
+    assert (response.status_code, response.data) == (status, body)
+
+
+def test_validation_errors_list_their_fields() -> None:
+    exc = serializers.ValidationError({"name": ["Too long."], "size": ["Must be positive."]})
+
+    response = respond_to(exc)
+
+    assert (response.status_code, response.data) == (
+        400,
+        {
+            "error": {
+                "code": "invalid_input",
+                "message": "Invalid input. name: Too long.; size: Must be positive.",
+                "fields": {"name": ["Too long."], "size": ["Must be positive."]},
+            }
+        },
+    )
+
+
+def test_validation_error_without_fields_is_its_message() -> None:
+    response = respond_to(serializers.ValidationError("Nothing to do."))
+
+    assert response.data == {"error": {"code": "invalid_input", "message": "Nothing to do."}}
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        (exceptions.ParseError(), 400, "parse_error"),
+        (exceptions.AuthenticationFailed(), 403, "authentication_failed"),
+        (exceptions.PermissionDenied(), 403, "permission_denied"),
+        (exceptions.NotFound(), 404, "not_found"),
+        (exceptions.UnsupportedMediaType("text/csv"), 415, "unsupported_media_type"),
+        (exceptions.NotAcceptable(), 406, "not_acceptable"),
+        (Http404("gone"), 404, "not_found"),
+        (DjangoPermissionDenied(), 403, "permission_denied"),
+    ],
+)
+def test_drf_and_django_errors_get_a_stable_code(exc: Exception, status: int, code: str) -> None:
+    response = respond_to(exc)
+
+    assert (response.status_code, response.data["error"]["code"]) == (status, code)
+    assert set(response.data["error"]) == {"code", "message"}
+
+
+def test_throttled_keeps_its_retry_after_header() -> None:
+    response = respond_to(exceptions.Throttled(wait=30))
+
+    assert (response.status_code, response["Retry-After"], response.data) == (
+        429,
+        "30",
+        {
+            "error": {
+                "code": "throttled",
+                "message": "Request was throttled. Expected available in 30 seconds.",
+            }
+        },
+    )
+
+
+def test_unexpected_errors_are_a_500_without_internals(caplog: pytest.LogCaptureFixture) -> None:
+    response = respond_to(RuntimeError("secret path /srv/data"))
+
+    assert (response.status_code, response.data) == (
+        500,
+        {
+            "error": {
+                "code": "internal_error",
+                "message": "Something went wrong on our side. It has been logged; please try "
+                "again.",
+            }
+        },
+    )
+    assert [r.getMessage() for r in caplog.records] == ["unhandled error in API view"]
+    assert caplog.records[0].exc_info is not None

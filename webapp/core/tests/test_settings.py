@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from usp.config import ConfigError
+from webapp.config.env import WebappEnv, load_env
+from webapp.config.settings.base import database_settings
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_env_defaults(tmp_path: Path) -> None:
+    env = load_env({"USP_DATA_DIR": str(tmp_path)})
+
+    assert env == WebappEnv(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/webapp.sqlite3",
+        secret_key="",
+        allowed_hosts=("127.0.0.1", "localhost"),
+        storage_grpc_target="127.0.0.1:50052",
+        service_token="usp-embedded-service-token",
+        broker_url="",
+        broker_namespace="usp",
+        web_port=8000,
+        api_grpc_port=50051,
+        account_email_verification="mandatory",
+        public_url="",
+    )
+
+
+def test_env_reads_every_variable(tmp_path: Path) -> None:
+    env = load_env(
+        {
+            "USP_DATA_DIR": str(tmp_path),
+            "USP_DATABASE_URL": "postgresql://db/usp",
+            "USP_SECRET_KEY": "k",
+            "USP_ALLOWED_HOSTS": "files.example.com, .example.org",
+            "USP_STORAGE_GRPC_PORT": "6000",
+            "USP_SERVICE_TOKEN": "t",
+            "USP_BROKER_URL": "amqp://rabbit//",
+            "USP_BROKER_NAMESPACE": "ns",
+            "USP_WEB_PORT": "8080",
+            "USP_API_GRPC_PORT": "6001",
+            "USP_ACCOUNT_EMAIL_VERIFICATION": "Optional",
+            "USP_PUBLIC_URL": "https://files.example.com/",
+        }
+    )
+
+    assert env == WebappEnv(
+        data_dir=tmp_path,
+        database_url="postgresql://db/usp",
+        secret_key="k",
+        allowed_hosts=("files.example.com", ".example.org"),
+        storage_grpc_target="127.0.0.1:6000",
+        service_token="t",
+        broker_url="amqp://rabbit//",
+        broker_namespace="ns",
+        web_port=8080,
+        api_grpc_port=6001,
+        account_email_verification="optional",
+        public_url="https://files.example.com",
+    )
+
+
+def test_explicit_storage_target_wins_over_the_port() -> None:
+    env = load_env({"USP_STORAGE_GRPC_PORT": "6000", "USP_STORAGE_GRPC_TARGET": "storage:7000"})
+
+    assert env.storage_grpc_target == "storage:7000"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("USP_ACCOUNT_EMAIL_VERIFICATION", "sometimes", "must be one of mandatory, optional, none"),
+        ("USP_PUBLIC_URL", "files.example.com", "must start with http:// or https://"),
+        ("USP_WEB_PORT", "eighty", "must be a whole number"),
+    ],
+)
+def test_bad_values_are_refused_with_the_variable_named(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"{name} {message}"):
+        load_env({name: value})
+
+
+def test_sqlite_gets_wal_a_lock_timeout_and_immediate_transactions() -> None:
+    database = database_settings("sqlite:////tmp/x.sqlite3")
+
+    assert (database["ENGINE"], database["NAME"], database["OPTIONS"]) == (
+        "django.db.backends.sqlite3",
+        "/tmp/x.sqlite3",
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    )
+
+
+def test_postgres_urls_keep_persistent_health_checked_connections() -> None:
+    database = database_settings("postgresql://u@db:5432/usp")
+
+    assert (database["ENGINE"], database["NAME"], database["CONN_MAX_AGE"]) == (
+        "django.db.backends.postgresql",
+        "usp",
+        60,
+    )
+    assert database["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.django_db
+def test_the_test_database_runs_in_wal_mode() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+
+
+def run_django(settings_module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("USP_")}
+    environ.update(DJANGO_SETTINGS_MODULE=settings_module, **env)
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    result = run_django("webapp.config.settings.production", "check", USP_DATA_DIR=str(tmp_path))
+
+    assert result.returncode != 0
+    assert "USP_SECRET_KEY must be set in production" in result.stderr
+
+
+def test_production_settings_start_with_a_secret_key(tmp_path: Path) -> None:
+    result = run_django(
+        "webapp.config.settings.production",
+        "check",
+        USP_DATA_DIR=str(tmp_path),
+        USP_SECRET_KEY="a-long-random-production-secret-key-for-this-test-only-1234567890",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "static").is_dir()
+
+
+def test_local_settings_migrate_into_the_data_directory(tmp_path: Path) -> None:
+    data_dir = tmp_path / "new" / "data"
+    result = run_django("webapp.config.settings.local", "migrate", USP_DATA_DIR=str(data_dir))
+
+    assert result.returncode == 0, result.stderr
+    assert (data_dir / "webapp.sqlite3").is_file()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from django.test import Client
+from openapi_spec_validator import validate
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema_is_valid_openapi_3_describing_every_operation() -> None:
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    validate(schema)
+    operations = {(path, method) for path, item in schema["paths"].items() for method in item}
+    assert operations == {
+        ("/api/v1/", "get"),
+        ("/api/v1/files/", "get"),
+        ("/api/v1/files/", "post"),
+        ("/api/v1/files/{file_id}/", "get"),
+        ("/api/v1/files/{file_id}/", "delete"),
+        ("/api/v1/files/{file_id}/content", "get"),
+        ("/api/v1/files/{file_id}/derivatives/{kind}", "get"),
+    }
+    upload = schema["paths"]["/api/v1/files/"]["post"]
+    assert set(upload["requestBody"]["content"]) == {
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+    }
+    assert set(upload["responses"]) == {"201", "400", "401", "403", "503"}
+    assert schema["components"]["securitySchemes"]["tokenAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A personal API token: `Token <key>` (or `Bearer <key>`).",
+    }
+    assert set(schema["components"]["schemas"]["File"]["properties"]) == {
+        "id",
+        "name",
+        "size",
+        "content_type",
+        "sha256",
+        "state",
+        "created_at",
+        "metadata",
+        "jobs",
+        "derivatives",
+        "content_url",
+    }
+
+
+def test_yaml_schema_is_served_too() -> None:
+    response = Client().get("/api/schema/")
+
+    assert response.status_code == 200
+    assert yaml.safe_load(response.content)["openapi"].startswith("3.")
+
+
+def test_api_docs_load_their_assets_from_this_server_only() -> None:
+    response = Client().get("/api/docs/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any("swagger-ui" in source for source in sources)
+    assert [s for s in sources if s.startswith(("http:", "https:", "//"))] == []
+
+
+def test_swagger_assets_are_served(client: Client) -> None:
+    html = Client().get("/api/docs/").content.decode()
+    bundle = re.search(r'src="([^"]+swagger-ui-bundle\.js)"', html)
+
+    assert bundle is not None
+    response = Client().get(bundle.group(1))
+    assert response.status_code == 200
