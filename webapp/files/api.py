@@ -105,6 +105,10 @@ class FileListCreateApi(APIView):
             "empty for the default pipeline of the file's type.",
         )
 
+    def get_serializer(self, *args: Any, **kwargs: Any) -> UploadSerializer:
+        """The browsable API's upload form."""
+        return self.UploadSerializer(*args, **kwargs)
+
     @extend_schema(
         operation_id="files_list",
         summary="Your files, newest first",

@@ -4,7 +4,6 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.http import HttpResponse
 from django.test import Client
 
 from webapp.accounts.models import User
@@ -29,7 +28,7 @@ def test_signup_asks_for_email_and_password_twice_and_no_username() -> None:
     assert [field in html for field in fields] == [True, True, True, False]
 
 
-def sign_in(client: Client) -> HttpResponse:
+def sign_in(client: Client) -> Any:
     User.objects.create_user("carol", "carol@example.com", "pw-long-enough-1")
     return client.post(
         "/accounts/login/", {"login": "carol@example.com", "password": "pw-long-enough-1"}

@@ -66,6 +66,7 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         first = next(request_iterator, None)
         if first is None or not first.HasField("header"):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a header")
+            raise AssertionError("abort raises")
         header = first.header
         if self.refuse_writes:
             context.abort(*self.refuse_writes)
@@ -124,6 +125,7 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
             data = self.blobs.get(sha256)
         if data is None:
             context.abort(grpc.StatusCode.NOT_FOUND, "no such object")
+            raise AssertionError("abort raises")
         return data
 
 

@@ -582,3 +582,15 @@ def test_api_root_links_the_collection_schema_and_grpc_api(settings: Any) -> Non
         "schema": "http://files.example.com:8000/api/schema/",
         "grpc_api": "files.example.com:50999",
     }
+
+
+def test_browsable_api_offers_an_upload_form(user: User) -> None:
+    client = APIClient()
+    client.force_login(user)
+
+    response = client.get("/api/v1/files/", HTTP_ACCEPT="text/html")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'enctype="multipart/form-data"' in html
+    assert 'type="file"' in html and 'name="file"' in html

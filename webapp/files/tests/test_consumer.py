@@ -138,7 +138,7 @@ def test_undecodable_message_is_dropped_and_consumption_goes_on(
     assert remaining == 0
     rejected = [r for r in caplog.records if r.getMessage() == "event message rejected"]
     assert len(rejected) == 1
-    assert "not an event envelope" in str(rejected[0].fields)
+    assert "not an event envelope" in str(rejected[0].__dict__["fields"])
 
 
 def test_consumer_stops_promptly_when_asked(memory_namespace: str) -> None:
