@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from django.utils import timezone
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from usp.v1 import api_service_pb2, api_service_pb2_grpc, common_pb2
+from webapp.accounts.models import User
+from webapp.accounts.tests.factories import token_make, user_make
 from webapp.apigrpc.servicer import decode_page_token, encode_page_token
-from webapp.apigrpc.tests.factories import (
-    derivative_create,
-    files_in_order,
-    job_create,
-    stored_file_create,
-    token_for,
-    user_create,
-)
-from webapp.files.models import FileState, JobState
+from webapp.files.models import File, FileState, JobState
+from webapp.files.tests.factories import derivative_make, file_make, job_make
 
 TIMEOUT = 10
 
@@ -35,6 +31,15 @@ def rpc_error(call, *args, **kwargs) -> grpc.RpcError:  # type: ignore[no-untype
     return raised.value
 
 
+def files_in_order(owner: User, count: int) -> list[File]:
+    """`count` files, the newest first, one minute apart."""
+    now = timezone.now()
+    return [
+        file_make(owner=owner, name=f"f{i}.jpg", created_at=now - timedelta(minutes=i))
+        for i in range(count)
+    ]
+
+
 def ts(value: datetime) -> timestamp_pb2.Timestamp:
     message = timestamp_pb2.Timestamp()
     message.FromDatetime(value)
@@ -44,12 +49,12 @@ def ts(value: datetime) -> timestamp_pb2.Timestamp:
 def test_list_files_returns_only_the_callers_files_newest_first(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me, other = user_create(), user_create()
+    me, other = user_make(), user_make()
     mine = files_in_order(me, 3)
-    stored_file_create(owner=other, name="not-mine.jpg")
+    file_make(owner=other, name="not-mine.jpg")
 
     response = stub.ListFiles(
-        api_service_pb2.ListFilesRequest(), timeout=TIMEOUT, metadata=auth(token_for(me))
+        api_service_pb2.ListFilesRequest(), timeout=TIMEOUT, metadata=auth(token_make(me))
     )
 
     assert [f.id for f in response.files] == [str(f.id) for f in mine]
@@ -59,9 +64,9 @@ def test_list_files_returns_only_the_callers_files_newest_first(
 def test_list_files_pages_with_a_token_until_the_last_page(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me = user_create()
+    me = user_make()
     files_in_order(me, 5)
-    metadata = auth(token_for(me))
+    metadata = auth(token_make(me))
 
     seen: list[list[str]] = []
     token = ""
@@ -77,13 +82,13 @@ def test_list_files_pages_with_a_token_until_the_last_page(
 
 
 def test_list_files_caps_the_page_size(stub: api_service_pb2_grpc.ApiServiceStub) -> None:
-    me = user_create()
+    me = user_make()
     files_in_order(me, 3)
 
     response = stub.ListFiles(
         api_service_pb2.ListFilesRequest(page_size=100_000),
         timeout=TIMEOUT,
-        metadata=auth(token_for(me)),
+        metadata=auth(token_make(me)),
     )
 
     assert len(response.files) == 3
@@ -92,12 +97,12 @@ def test_list_files_caps_the_page_size(stub: api_service_pb2_grpc.ApiServiceStub
 def test_a_forged_page_token_is_invalid_argument(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me = user_create()
+    me = user_make()
 
     error = rpc_error(
         stub.ListFiles,
         api_service_pb2.ListFilesRequest(page_token="not-a-token"),
-        metadata=auth(token_for(me)),
+        metadata=auth(token_make(me)),
     )
 
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -114,12 +119,17 @@ def test_page_tokens_round_trip_and_reject_negative_offsets() -> None:
 def test_get_file_returns_the_whole_file_with_jobs_and_derivative_links(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me = user_create()
-    file = stored_file_create(
-        owner=me, state=FileState.FAILED, metadata={"width": 640, "exif": {"model": "X"}}
+    me = user_make()
+    file = file_make(
+        owner=me,
+        name="photo.jpg",
+        data=b"content",
+        content_type="image/jpeg",
+        state=FileState.FAILED,
+        metadata={"width": 640, "exif": {"model": "X"}},
     )
     started = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-    done = job_create(
+    done = job_make(
         file=file,
         step="metadata",
         position=0,
@@ -128,7 +138,7 @@ def test_get_file_returns_the_whole_file_with_jobs_and_derivative_links(
         started_at=started,
         finished_at=started,
     )
-    broken = job_create(
+    broken = job_make(
         file=file,
         step="image.thumbnail",
         position=1,
@@ -136,12 +146,12 @@ def test_get_file_returns_the_whole_file_with_jobs_and_derivative_links(
         attempts=3,
         error="not an image",
     )
-    thumbnail = derivative_create(file=file)
+    thumbnail = derivative_make(file=file)
 
     message = stub.GetFile(
         api_service_pb2.GetFileRequest(id=str(file.id)),
         timeout=TIMEOUT,
-        metadata=auth(token_for(me), scheme="Bearer"),
+        metadata=auth(token_make(me), scheme="Bearer"),
     )
 
     metadata = struct_pb2.Struct()
@@ -187,13 +197,13 @@ def test_get_file_returns_the_whole_file_with_jobs_and_derivative_links(
 def test_get_file_of_another_users_file_is_not_found(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me, other = user_create(), user_create()
-    theirs = stored_file_create(owner=other)
+    me, other = user_make(), user_make()
+    theirs = file_make(owner=other)
 
     error = rpc_error(
         stub.GetFile,
         api_service_pb2.GetFileRequest(id=str(theirs.id)),
-        metadata=auth(token_for(me)),
+        metadata=auth(token_make(me)),
     )
 
     assert error.code() == grpc.StatusCode.NOT_FOUND
@@ -204,10 +214,10 @@ def test_get_file_of_another_users_file_is_not_found(
 def test_get_file_with_a_malformed_id_is_not_found(
     stub: api_service_pb2_grpc.ApiServiceStub, malformed: str
 ) -> None:
-    me = user_create()
+    me = user_make()
 
     error = rpc_error(
-        stub.GetFile, api_service_pb2.GetFileRequest(id=malformed), metadata=auth(token_for(me))
+        stub.GetFile, api_service_pb2.GetFileRequest(id=malformed), metadata=auth(token_make(me))
     )
 
     assert error.code() == grpc.StatusCode.NOT_FOUND
@@ -230,9 +240,7 @@ def test_calls_without_a_valid_token_are_unauthenticated(
 ) -> None:
     requests = {
         "ListFiles": api_service_pb2.ListFilesRequest(),
-        "GetFile": api_service_pb2.GetFileRequest(
-            id=str(stored_file_create(owner=user_create()).id)
-        ),
+        "GetFile": api_service_pb2.GetFileRequest(id=str(file_make(owner=user_make()).id)),
         "WatchFile": api_service_pb2.WatchFileRequest(id="x"),
     }
 
@@ -245,8 +253,8 @@ def test_a_revoked_token_is_unauthenticated(stub: api_service_pb2_grpc.ApiServic
     from webapp.accounts.models import ApiToken
     from webapp.accounts.services import api_token_revoke
 
-    me = user_create()
-    key = token_for(me)
+    me = user_make()
+    key = token_make(me)
     api_token_revoke(token=ApiToken.objects.get(user=me))
 
     error = rpc_error(stub.ListFiles, api_service_pb2.ListFilesRequest(), metadata=auth(key))

@@ -9,15 +9,10 @@ import grpc
 import pytest
 
 from usp.v1 import api_service_pb2, api_service_pb2_grpc, common_pb2
+from webapp.accounts.tests.factories import token_make, user_make
 from webapp.apigrpc.servicer import ApiServicer
-from webapp.apigrpc.tests.factories import (
-    derivative_create,
-    job_create,
-    stored_file_create,
-    token_for,
-    user_create,
-)
 from webapp.files.models import File, FileState, Job, JobState
+from webapp.files.tests.factories import derivative_make, file_make, job_make
 
 DEADLINE = 15
 
@@ -51,16 +46,16 @@ def watch(
 def test_watch_streams_each_change_from_stored_to_ready_and_then_ends(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me = user_create()
-    file = stored_file_create(owner=me, state=FileState.STORED)
-    job = job_create(file=file, step="image.thumbnail")
-    stream = watch(stub, file, token_for(me))
+    me = user_make()
+    file = file_make(owner=me, state=FileState.STORED)
+    job = job_make(file=file, step="image.thumbnail")
+    stream = watch(stub, file, token_make(me))
 
     first = next(stream)
     File.objects.filter(pk=file.pk).update(state=FileState.PROCESSING)
     Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, attempts=1)
     second = next(stream)
-    derivative_create(file=file)
+    derivative_make(file=file)
     Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED)
     File.objects.filter(pk=file.pk).update(state=FileState.READY)
     rest = list(stream)
@@ -82,10 +77,10 @@ def test_watch_streams_each_change_from_stored_to_ready_and_then_ends(
 def test_watch_of_a_file_already_failed_sends_it_once_and_ends(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me = user_create()
-    file = stored_file_create(owner=me, state=FileState.FAILED)
+    me = user_make()
+    file = file_make(owner=me, state=FileState.FAILED)
 
-    messages = list(watch(stub, file, token_for(me)))
+    messages = list(watch(stub, file, token_make(me)))
 
     assert [summary(m)[0] for m in messages] == ["FILE_STATE_FAILED"]
 
@@ -93,9 +88,9 @@ def test_watch_of_a_file_already_failed_sends_it_once_and_ends(
 def test_watch_sends_nothing_while_nothing_changes_and_ends_at_the_deadline(
     stub: api_service_pb2_grpc.ApiServiceStub, servicer: ApiServicer
 ) -> None:
-    me = user_create()
-    file = stored_file_create(owner=me, state=FileState.PROCESSING)
-    stream = watch(stub, file, token_for(me), timeout=1.0)
+    me = user_make()
+    file = file_make(owner=me, state=FileState.PROCESSING)
+    stream = watch(stub, file, token_make(me), timeout=1.0)
 
     first = next(stream)
     with pytest.raises(grpc.RpcError) as raised:
@@ -109,9 +104,9 @@ def test_watch_sends_nothing_while_nothing_changes_and_ends_at_the_deadline(
 def test_a_cancelled_watch_stops_polling_on_the_server(
     stub: api_service_pb2_grpc.ApiServiceStub, servicer: ApiServicer
 ) -> None:
-    me = user_create()
-    file = stored_file_create(owner=me, state=FileState.PROCESSING)
-    stream = watch(stub, file, token_for(me))
+    me = user_make()
+    file = file_make(owner=me, state=FileState.PROCESSING)
+    stream = watch(stub, file, token_make(me))
     next(stream)
     assert len(servicer._watches) == 1
 
@@ -123,9 +118,9 @@ def test_a_cancelled_watch_stops_polling_on_the_server(
 def test_closing_the_servicer_ends_open_watches_with_unavailable(
     stub: api_service_pb2_grpc.ApiServiceStub, servicer: ApiServicer
 ) -> None:
-    me = user_create()
-    file = stored_file_create(owner=me, state=FileState.PROCESSING)
-    stream = watch(stub, file, token_for(me))
+    me = user_make()
+    file = file_make(owner=me, state=FileState.PROCESSING)
+    stream = watch(stub, file, token_make(me))
     next(stream)
 
     servicer.close()
@@ -138,11 +133,11 @@ def test_closing_the_servicer_ends_open_watches_with_unavailable(
 def test_watch_of_another_users_file_is_not_found(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me, other = user_create(), user_create()
-    theirs = stored_file_create(owner=other)
+    me, other = user_make(), user_make()
+    theirs = file_make(owner=other)
 
     with pytest.raises(grpc.RpcError) as raised:
-        list(watch(stub, theirs, token_for(me)))
+        list(watch(stub, theirs, token_make(me)))
 
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -150,9 +145,9 @@ def test_watch_of_another_users_file_is_not_found(
 def test_a_file_deleted_while_watched_ends_the_watch_with_not_found(
     stub: api_service_pb2_grpc.ApiServiceStub,
 ) -> None:
-    me = user_create()
-    file = stored_file_create(owner=me, state=FileState.PROCESSING)
-    stream = watch(stub, file, token_for(me))
+    me = user_make()
+    file = file_make(owner=me, state=FileState.PROCESSING)
+    stream = watch(stub, file, token_make(me))
     next(stream)
 
     File.objects.filter(pk=file.pk).delete()

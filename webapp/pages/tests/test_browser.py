@@ -49,7 +49,13 @@ def png_bytes(width: int, height: int, color: tuple[int, int, int]) -> bytes:
 
 
 @pytest.fixture
-def browser_page(live_server: Any, user: User, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def base_url(live_server: Any) -> str:
+    """The live server by its loopback address rather than by name."""
+    return str(live_server.url).replace("localhost", "127.0.0.1")
+
+
+@pytest.fixture
+def browser_page(base_url: str, user: User, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A chromium page signed in as `user` (through the session cookie)."""
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
@@ -67,7 +73,7 @@ def browser_page(live_server: Any, user: User, monkeypatch: pytest.MonkeyPatch) 
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1100, "height": 900})
         context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base_url}]
         )
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
@@ -115,7 +121,7 @@ def row_state(page: Any, name: str) -> Any:
 
 def test_files_dropped_on_the_page_upload_with_progress_and_show_processing_live(
     browser_page: Any,
-    live_server: Any,
+    base_url: str,
     user: User,
     fake_storage: FakeStorageServer,
     tmp_path: Path,
@@ -126,7 +132,7 @@ def test_files_dropped_on_the_page_upload_with_progress_and_show_processing_live
     notes.write_text("shopping list\n" * 1000)
     page = browser_page
 
-    page.goto(f"{live_server.url}/upload/")
+    page.goto(f"{base_url}/upload/")
     page.set_input_files("#file-input", [str(image), str(notes)])
 
     page.wait_for_selector(".upload-row[data-file-id][data-state=processing] >> text=sunset.png")
@@ -155,7 +161,7 @@ def test_files_dropped_on_the_page_upload_with_progress_and_show_processing_live
 
 
 def test_the_list_and_file_pages_show_the_thumbnail(
-    browser_page: Any, live_server: Any, user: User, fake_storage: FakeStorageServer
+    browser_page: Any, base_url: str, user: User, fake_storage: FakeStorageServer
 ) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -166,14 +172,14 @@ def test_the_list_and_file_pages_show_the_thumbnail(
     apply_job_events(file, fake_storage, png_bytes(256, 160, (40, 90, 200)))
     page = browser_page
 
-    page.goto(f"{live_server.url}/files/")
+    page.goto(f"{base_url}/files/")
     listed = page.locator(f"tr[data-file-id='{file.pk}'] img.thumb-small")
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=listed.element_handle()
     )
     _screenshot(page, "file_list_page")
     page.click("text=sunset.png")
-    page.wait_for_url(f"{live_server.url}/files/{file.pk}/")
+    page.wait_for_url(f"{base_url}/files/{file.pk}/")
     preview = page.locator(".preview img")
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle()
@@ -187,13 +193,13 @@ def test_the_list_and_file_pages_show_the_thumbnail(
 
 
 def test_an_upload_refused_by_the_server_shows_its_message(
-    browser_page: Any, live_server: Any, fake_storage: FakeStorageServer, tmp_path: Path
+    browser_page: Any, base_url: str, fake_storage: FakeStorageServer, tmp_path: Path
 ) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     page = browser_page
 
-    page.goto(f"{live_server.url}/upload/")
+    page.goto(f"{base_url}/upload/")
     page.click("summary")
     page.fill("input[name=pipeline]", "Not A Step")
     page.set_input_files("#file-input", str(notes))
