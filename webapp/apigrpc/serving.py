@@ -142,7 +142,8 @@ def serve(
     *,
     web_port: int,
     api_port: int,
-    host: str = "127.0.0.1",
+    web_host: str = "127.0.0.1",
+    api_host: str = "127.0.0.1",
     grace: float = DEFAULT_GRACE,
     on_started: Callable[[WebServer, ApiServer], None] | None = None,
 ) -> None:
@@ -150,9 +151,9 @@ def serve(
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _frame: _request_stop(stopping, signum))
-    api = start_api(api_port, host=host)
+    api = start_api(api_port, host=api_host)
     try:
-        web = start_web(web_port, host=host)
+        web = start_web(web_port, host=web_host)
     except BaseException:
         api.stop(0)
         raise

@@ -7,7 +7,7 @@ the database is the one signal every deployment shares.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import close_old_connections
@@ -35,19 +35,18 @@ def file_changes(
     file_id: str,
     stopped: threading.Event,
     poll_interval: float = POLL_INTERVAL,
-    fetch: Callable[..., File] = file_get,
 ) -> Iterator[File]:
     """The file now, then each time its snapshot changes, until it is ready or failed
     or `stopped` is set (the client went away, its deadline passed, the server stops).
 
     Raises the selector's NotFound when the file is not the user's (or is deleted).
     """
-    file = fetch(user=user, file_id=file_id)
+    file = file_get(user=user, file_id=file_id)
     last = file_snapshot(file)
     yield file
     while file.state not in TERMINAL_STATES and not stopped.wait(poll_interval):
         close_old_connections()
-        file = fetch(user=user, file_id=file_id)
+        file = file_get(user=user, file_id=file_id)
         current = file_snapshot(file)
         if current != last:
             last = current

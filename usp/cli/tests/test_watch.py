@@ -21,7 +21,9 @@ Q, R, S, F = (
 )
 
 
-def file_message(state: int, jobs: Sequence[tuple[str, int, int, str]]) -> api_service_pb2.File:
+def file_message(
+    state: common_pb2.FileState, jobs: Sequence[tuple[str, common_pb2.JobState, int, str]]
+) -> api_service_pb2.File:
     return api_service_pb2.File(
         id=FILE_ID,
         name="photo.jpg",

@@ -8,18 +8,23 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from usp.config import env_str
 from webapp.apigrpc.serving import DEFAULT_GRACE, ApiServer, WebServer, serve
+
+LOOPBACK = "127.0.0.1"
 
 
 class Command(BaseCommand):
     help = (
         "Serve the webapp over HTTP (waitress) and the gRPC ApiService until SIGTERM or "
-        "SIGINT. Ports default to USP_WEB_PORT and USP_API_GRPC_PORT."
+        "SIGINT. Addresses default to USP_WEB_HOST:USP_WEB_PORT and "
+        "USP_API_GRPC_HOST:USP_API_GRPC_PORT (hosts default to 127.0.0.1)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1", help="address to bind both to")
+        parser.add_argument("--web-host", default=None, help="address the HTTP server binds")
         parser.add_argument("--web-port", type=int, default=None, help="HTTP port")
+        parser.add_argument("--api-host", default=None, help="address the ApiService binds")
         parser.add_argument("--api-port", type=int, default=None, help="gRPC ApiService port")
         parser.add_argument(
             "--grace", type=float, default=DEFAULT_GRACE, help="seconds to finish calls on stop"
@@ -27,9 +32,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         serve(
+            web_host=options["web_host"] or env_str("USP_WEB_HOST", LOOPBACK),
             web_port=_port(options["web_port"], settings.USP.web_port),
+            api_host=options["api_host"] or env_str("USP_API_GRPC_HOST", LOOPBACK),
             api_port=_port(options["api_port"], settings.USP.api_grpc_port),
-            host=options["host"],
             grace=options["grace"],
             on_started=self._announce,
         )
