@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from usp import logs
 
 
 def configure_logging(_logging_settings: dict[str, Any]) -> None:
+    """Every record, Django's included, goes through the root handler of usp.logs."""
     logs.configure("webapp")
+    for name in ("django", "django.server"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True

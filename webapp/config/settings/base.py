@@ -166,4 +166,5 @@ SPECTACULAR_SETTINGS = {
 
 # Logging goes through the shared one-line key=value format of every service.
 LOGGING_CONFIG = "webapp.config.logging.configure_logging"
-LOGGING: dict[str, Any] = {}
+# Django calls LOGGING_CONFIG only when LOGGING is not empty.
+LOGGING: dict[str, Any] = {"version": 1}

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.test import RequestFactory
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -19,6 +21,7 @@ from webapp.core.errors import (
     NotFound,
     ServiceUnavailable,
 )
+from webapp.core.views import server_error
 
 
 def respond_to(exc: Exception) -> Response:
@@ -141,3 +144,22 @@ def test_unexpected_errors_are_a_500_without_internals(caplog: pytest.LogCapture
     )
     assert [r.getMessage() for r in caplog.records] == ["unhandled error in API view"]
     assert caplog.records[0].exc_info is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"), [("/api/v1/files/", "application/json"), ("/upload/", "text/html")]
+)
+def test_server_errors_are_json_on_api_paths_and_html_elsewhere(
+    rf: RequestFactory, path: str, content_type: str
+) -> None:
+    response = server_error(rf.get(path))
+
+    assert (response.status_code, response["Content-Type"].split(";")[0]) == (500, content_type)
+    if content_type == "application/json":
+        assert json.loads(response.content) == {
+            "error": {
+                "code": "internal_error",
+                "message": "Something went wrong on our side. It has been logged; please try "
+                "again.",
+            }
+        }

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import kombu
@@ -206,3 +211,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_consume_events_command_runs_until_sigterm(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USP_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="webapp.config.settings.local",
+        USP_DATA_DIR=str(tmp_path),
+        PYTHONUNBUFFERED="1",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "django", "consume_events"],
+        cwd=Path(__file__).resolve().parents[3],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    stderr = process.stderr
+    assert stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(stderr.readline, "")))
+    reader.start()
+    try:
+        wait_for(lambda: any("consuming events" in line for line in lines), what="the start")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        reader.join(timeout=5)
+        assert any("event consumer stopped" in line for line in lines), lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
