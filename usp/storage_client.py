@@ -56,7 +56,9 @@ def object_from_proto(info: common_pb2.ObjectInfo) -> StoredObject:
 
 def object_to_proto(obj: StoredObject) -> common_pb2.ObjectInfo:
     return common_pb2.ObjectInfo(
-        checksum=common_pb2.Checksum(sha256=obj.sha256), size=obj.size, content_type=obj.content_type
+        checksum=common_pb2.Checksum(sha256=obj.sha256),
+        size=obj.size,
+        content_type=obj.content_type,
     )
 
 
@@ -130,9 +132,7 @@ class StorageClient:
                     piece = chunk[start : start + CHUNK_SIZE]
                     yield storage_service_pb2.WriteObjectRequest(chunk=piece)
 
-        response = self._call(
-            self._stub.WriteObject, requests(), timeout=self._stream_timeout
-        )
+        response = self._call(self._stub.WriteObject, requests(), timeout=self._stream_timeout)
         return WriteResult(
             object=object_from_proto(response.object),
             jobs=[DispatchedJob(job.job_id, job.step) for job in response.jobs],
