@@ -38,7 +38,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy usp storage_service processor_service
+	$(BIN)/mypy usp storage_service processor_service webapp
 
 proto: $(INSTALLED)
 	$(BIN)/python scripts/gen_protos.py

@@ -33,7 +33,7 @@ def event_sequence(event_type: str, attempt: int) -> int:
 
 
 def kombu_url(broker_url: str) -> str:
-    return broker_url or "memory://"
+    return broker_url or "memory://localhost/"
 
 
 def exchange(namespace: str) -> kombu.Exchange:

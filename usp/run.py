@@ -96,10 +96,15 @@ def start_webapp(stoppers: list[Callable[[], None]]) -> None:
         daemon=True,
     )
     consumer.start()
-    stoppers.append(lambda: (consumer_stop.set(), consumer.join(10)))
-    api = start_api(env.api_grpc_port)
+
+    def stop_consumer() -> None:
+        consumer_stop.set()
+        consumer.join(10)
+
+    stoppers.append(stop_consumer)
+    api = start_api(env.api_grpc_port, host=env.api_grpc_host)
     stoppers.append(lambda: api.stop())
-    web = start_web(env.web_port)
+    web = start_web(env.web_port, host=env.web_host)
     stoppers.append(lambda: web.stop())
     announce(web.url, api.target)
 

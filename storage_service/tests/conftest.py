@@ -3,9 +3,8 @@ in-memory transport for events, each test in a broker namespace of its own."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +37,6 @@ class FlakyBroker(StubBroker):
             self.refused += 1
             raise ConnectionError("broker is down")
         return super().enqueue(message, delay=delay)
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-    """Poll `predicate` until it holds; fail the test when the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        time.sleep(0.01)
 
 
 def make_settings(data_dir: Path, namespace: str, **overrides: str) -> Settings:

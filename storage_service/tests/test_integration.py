@@ -15,7 +15,8 @@ from google.protobuf.json_format import ParseDict
 from storage_service import db
 from storage_service.server import StorageServer, create_server
 from storage_service.settings import Settings
-from storage_service.tests.conftest import FlakyBroker, make_settings, wait_until
+from storage_service.tests.conftest import FlakyBroker, make_settings
+from tests.waiting import wait_for
 from usp import events, jobs
 from usp.storage_client import StorageClient
 from usp.v1 import processor_service_pb2
@@ -63,7 +64,7 @@ def test_postgresql_schema_is_migrated_and_writes_commit_and_dispatch(
             pending = sa.select(db.OutboxMessage).where(db.OutboxMessage.sent_at.is_(None))
             return session.scalars(pending).first() is None
 
-    wait_until(all_sent)
+    wait_for(all_sent)
     with engine.connect() as connection:
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
@@ -108,7 +109,7 @@ def _get_one(url: str, queue: str) -> bytes:
                 bodies.append(body)
             return bool(bodies)
 
-        wait_until(fetched, timeout=10)
+        wait_for(fetched, timeout=10)
         return bodies[0]
     finally:
         connection.close()

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage_service import db
 from storage_service.server import StorageServer
-from storage_service.tests.conftest import FlakyBroker, wait_until
+from storage_service.tests.conftest import FlakyBroker
+from tests.waiting import wait_for
 from usp import events, jobs
 from usp.storage_client import StorageClient
 from usp.v1 import common_pb2, processor_service_pb2, storage_service_pb2
@@ -39,7 +40,7 @@ def test_job_messages_name_the_actor_queue_and_stored_input(
 ) -> None:
     result = client.write_object([DATA], file_id="file-1", name="a.txt")
 
-    wait_until(lambda: len(queued_messages(broker, namespace)) == 2)
+    wait_for(lambda: len(queued_messages(broker, namespace)) == 2)
     messages = queued_messages(broker, namespace)
     tasks = [ParseDict(m.args[0], processor_service_pb2.ProcessTask()) for m in messages]
     assert [(m.actor_name, m.queue_name, m.message_id) for m in messages] == [
@@ -60,7 +61,7 @@ def test_commit_wakes_the_relay_without_waiting_for_the_poll_interval(
     started = time.monotonic()
     client.write_object([DATA], file_id="file-1")
 
-    wait_until(lambda: len(queued_messages(broker, namespace)) == 2, timeout=5)
+    wait_for(lambda: len(queued_messages(broker, namespace)) == 2, timeout=5)
     assert time.monotonic() - started < 5
 
 
@@ -100,8 +101,8 @@ def test_upload_commits_while_the_broker_is_down_and_is_dispatched_once_it_is_ba
     result = client.write_object([DATA], file_id="file-1")
 
     assert client.stat_object(SHA).sha256 == SHA
-    wait_until(lambda: broker.refused >= 1)
-    wait_until(lambda: any(row.last_error for row in outbox_rows(sessions)))
+    wait_for(lambda: broker.refused >= 1)
+    wait_for(lambda: any(row.last_error for row in outbox_rows(sessions)))
     rows = outbox_rows(sessions)
     assert [(row.kind, row.sent_at is None) for row in rows] == [
         ("event", False),
@@ -114,7 +115,7 @@ def test_upload_commits_while_the_broker_is_down_and_is_dispatched_once_it_is_ba
     broker.down = False
     server.relay.wake()
 
-    wait_until(lambda: all(row.sent_at is not None for row in outbox_rows(sessions)))
+    wait_for(lambda: all(row.sent_at is not None for row in outbox_rows(sessions)))
     messages = queued_messages(broker, namespace)
     assert [m.message_id for m in messages] == [job.job_id for job in result.jobs]
     assert events.decode(event_queue.get(timeout=5).body).type == events.FILE_STORED

@@ -25,7 +25,9 @@ class WebappEnv:
     service_token: str
     broker_url: str
     broker_namespace: str
+    web_host: str
     web_port: int
+    api_grpc_host: str
     api_grpc_port: int
     account_email_verification: str
     public_url: str
@@ -50,7 +52,9 @@ def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
         service_token=config.service_token(environ),
         broker_url=config.broker_url(environ),
         broker_namespace=config.broker_namespace(environ),
+        web_host=config.env_str("USP_WEB_HOST", "127.0.0.1", environ),
         web_port=config.env_int("USP_WEB_PORT", 8000, environ),
+        api_grpc_host=config.env_str("USP_API_GRPC_HOST", "127.0.0.1", environ),
         api_grpc_port=config.env_int("USP_API_GRPC_PORT", 50051, environ),
         account_email_verification=_email_verification(environ),
         public_url=_public_url(environ),

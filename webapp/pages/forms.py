@@ -26,7 +26,8 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(
+    # Declared fields leave the class namespace, so this does not shadow Form.files.
+    files = MultipleFileField(  # type: ignore[assignment]
         label="Files",
         widget=MultipleFileInput(attrs={"id": "file-input", "class": "file-input"}),
     )

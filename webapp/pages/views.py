@@ -44,7 +44,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect("pages:upload")
     return _store_uploads(request, form.cleaned_data["files"], form.cleaned_data["pipeline"])
 

@@ -7,8 +7,7 @@ import dataclasses
 import hashlib
 import io
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from tests.waiting import wait_for
 from usp import events
 from usp.cli.config import read_settings
 from usp.cli.main import main
@@ -192,7 +192,7 @@ def processing_in_background(file: File, servicer: ApiServicer, *, succeed: bool
 
 def _process(file: File, servicer: ApiServicer, succeed: bool, errors: list[BaseException]) -> None:
     try:
-        wait_until(lambda: bool(servicer._watches))
+        wait_for(lambda: bool(servicer._watches))
         for job in Job.objects.filter(file=file):
             apply_outcome(job, succeed)
     except BaseException as exc:
@@ -219,11 +219,3 @@ def _apply(event_type: str, job: Job, payload: Any) -> None:
         event_type, file_id=str(job.file.pk), job_id=str(job.id), payload=payload, attempt=1
     )
     event_apply(envelope=envelope)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)

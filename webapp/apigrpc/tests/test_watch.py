@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import grpc
 import pytest
 
+from tests.waiting import wait_for
 from usp.v1 import api_service_pb2, api_service_pb2_grpc, common_pb2
 from webapp.accounts.tests.factories import token_make, user_make
 from webapp.apigrpc.servicer import ApiServicer
@@ -15,14 +13,6 @@ from webapp.files.models import File, FileState, Job, JobState
 from webapp.files.tests.factories import derivative_make, file_make, job_make
 
 DEADLINE = 15
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def summary(message: api_service_pb2.File) -> tuple[str, list[str], list[str]]:
@@ -98,7 +88,7 @@ def test_watch_sends_nothing_while_nothing_changes_and_ends_at_the_deadline(
 
     assert summary(first)[0] == "FILE_STATE_PROCESSING"
     assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    wait_until(lambda: not servicer._watches)
+    wait_for(lambda: not servicer._watches)
 
 
 def test_a_cancelled_watch_stops_polling_on_the_server(
@@ -112,7 +102,7 @@ def test_a_cancelled_watch_stops_polling_on_the_server(
 
     stream.cancel()
 
-    wait_until(lambda: not servicer._watches)
+    wait_for(lambda: not servicer._watches)
 
 
 def test_closing_the_servicer_ends_open_watches_with_unavailable(

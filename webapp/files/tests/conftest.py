@@ -4,18 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from webapp.accounts.models import User
-from webapp.accounts.tests.factories import token_make, user_make
+from webapp.accounts.tests.factories import token_make
 from webapp.files.tests.fixtures import *  # noqa: F403
-
-
-@pytest.fixture
-def user(db: None) -> User:
-    return user_make(username="alice")
-
-
-@pytest.fixture
-def other_user(db: None) -> User:
-    return user_make(username="mallory")
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import kombu
 import pytest
 
+from tests.waiting import wait_for
 from usp import events
 from usp.v1 import common_pb2, processor_service_pb2, storage_service_pb2
 from webapp.accounts.models import User
@@ -23,16 +23,6 @@ from webapp.files.models import File, FileState, Job, JobState
 from webapp.files.tests.factories import file_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float = 10.0, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class RunningConsumer:

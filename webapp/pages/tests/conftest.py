@@ -4,18 +4,7 @@ import pytest
 from django.test import Client
 
 from webapp.accounts.models import User
-from webapp.accounts.tests.factories import user_make
 from webapp.files.tests.fixtures import *  # noqa: F403
-
-
-@pytest.fixture
-def user(db: None) -> User:
-    return user_make(username="alice")
-
-
-@pytest.fixture
-def other_user(db: None) -> User:
-    return user_make(username="mallory")
 
 
 @pytest.fixture

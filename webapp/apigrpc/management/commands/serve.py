@@ -8,17 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from usp.config import env_str
 from webapp.apigrpc.serving import DEFAULT_GRACE, ApiServer, WebServer, serve
-
-LOOPBACK = "127.0.0.1"
 
 
 class Command(BaseCommand):
     help = (
         "Serve the webapp over HTTP (waitress) and the gRPC ApiService until SIGTERM or "
         "SIGINT. Addresses default to USP_WEB_HOST:USP_WEB_PORT and "
-        "USP_API_GRPC_HOST:USP_API_GRPC_PORT (hosts default to 127.0.0.1)."
+        "USP_API_GRPC_HOST:USP_API_GRPC_PORT."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -32,9 +29,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         serve(
-            web_host=options["web_host"] or env_str("USP_WEB_HOST", LOOPBACK),
+            web_host=options["web_host"] or settings.USP.web_host,
             web_port=_port(options["web_port"], settings.USP.web_port),
-            api_host=options["api_host"] or env_str("USP_API_GRPC_HOST", LOOPBACK),
+            api_host=options["api_host"] or settings.USP.api_grpc_host,
             api_port=_port(options["api_port"], settings.USP.api_grpc_port),
             grace=options["grace"],
             on_started=self._announce,
