@@ -223,7 +223,9 @@ def test_consume_events_command_runs_until_sigterm(tmp_path: Path) -> None:
     reader = threading.Thread(target=lambda: lines.extend(iter(stderr.readline, "")))
     reader.start()
     try:
-        wait_for(lambda: any("consuming events" in line for line in lines), what="the start")
+        wait_for(
+            lambda: any("consuming events" in line for line in lines), timeout=60, what="the start"
+        )
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         reader.join(timeout=5)
