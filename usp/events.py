@@ -20,12 +20,13 @@ logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/x-protobuf"
 FILE_STORED = "file.stored"
+UPLOAD_ENDED = "upload.ended"
 JOB_STARTED = "job.started"
 JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
 
 # Ordering of one job's events: attempt n's start, then its end; a later attempt wins.
-_PHASE_RANK = {FILE_STORED: 0, JOB_STARTED: 1, JOB_SUCCEEDED: 2, JOB_FAILED: 2}
+_PHASE_RANK = {FILE_STORED: 0, UPLOAD_ENDED: 0, JOB_STARTED: 1, JOB_SUCCEEDED: 2, JOB_FAILED: 2}
 
 
 def event_sequence(event_type: str, attempt: int) -> int:

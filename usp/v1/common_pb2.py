@@ -26,7 +26,7 @@ from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13usp/v1/common.proto\x12\x06usp.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1a\n\x08\x43hecksum\x12\x0e\n\x06sha256\x18\x01 \x01(\t\"T\n\nObjectInfo\x12\"\n\x08\x63hecksum\x18\x01 \x01(\x0b\x32\x10.usp.v1.Checksum\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"&\n\x06JobRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\">\n\nDerivative\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\"\n\x06object\x18\x02 \x01(\x0b\x32\x12.usp.v1.ObjectInfo\"=\n\tErrorInfo\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttransient\x18\x03 \x01(\x08\"\xba\x01\n\rEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x66ile_id\x18\x04 \x01(\t\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\x10\n\x08sequence\x18\x06 \x01(\x03\x12%\n\x07payload\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any*\xa6\x01\n\tFileState\x12\x1a\n\x16\x46ILE_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46ILE_STATE_AWAITING_UPLOAD\x10\x01\x12\x15\n\x11\x46ILE_STATE_STORED\x10\x02\x12\x19\n\x15\x46ILE_STATE_PROCESSING\x10\x03\x12\x14\n\x10\x46ILE_STATE_READY\x10\x04\x12\x15\n\x11\x46ILE_STATE_FAILED\x10\x05*\x81\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13usp/v1/common.proto\x12\x06usp.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1a\n\x08\x43hecksum\x12\x0e\n\x06sha256\x18\x01 \x01(\t\"T\n\nObjectInfo\x12\"\n\x08\x63hecksum\x18\x01 \x01(\x0b\x32\x10.usp.v1.Checksum\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"&\n\x06JobRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\">\n\nDerivative\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\"\n\x06object\x18\x02 \x01(\x0b\x32\x12.usp.v1.ObjectInfo\"=\n\tErrorInfo\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttransient\x18\x03 \x01(\x08\"\xba\x01\n\rEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x66ile_id\x18\x04 \x01(\t\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\x10\n\x08sequence\x18\x06 \x01(\x03\x12%\n\x07payload\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any*\xbe\x01\n\tFileState\x12\x1a\n\x16\x46ILE_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46ILE_STATE_AWAITING_UPLOAD\x10\x01\x12\x15\n\x11\x46ILE_STATE_STORED\x10\x02\x12\x19\n\x15\x46ILE_STATE_PROCESSING\x10\x03\x12\x14\n\x10\x46ILE_STATE_READY\x10\x04\x12\x15\n\x11\x46ILE_STATE_FAILED\x10\x05\x12\x16\n\x12\x46ILE_STATE_EXPIRED\x10\x06*\x81\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'usp.v1.common_pb2', _global
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FILESTATE']._serialized_start=562
-  _globals['_FILESTATE']._serialized_end=728
-  _globals['_JOBSTATE']._serialized_start=731
-  _globals['_JOBSTATE']._serialized_end=860
+  _globals['_FILESTATE']._serialized_end=752
+  _globals['_JOBSTATE']._serialized_start=755
+  _globals['_JOBSTATE']._serialized_end=884
   _globals['_CHECKSUM']._serialized_start=91
   _globals['_CHECKSUM']._serialized_end=117
   _globals['_OBJECTINFO']._serialized_start=119

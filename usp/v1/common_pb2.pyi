@@ -18,6 +18,7 @@ class FileState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILE_STATE_PROCESSING: _ClassVar[FileState]
     FILE_STATE_READY: _ClassVar[FileState]
     FILE_STATE_FAILED: _ClassVar[FileState]
+    FILE_STATE_EXPIRED: _ClassVar[FileState]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -32,6 +33,7 @@ FILE_STATE_STORED: FileState
 FILE_STATE_PROCESSING: FileState
 FILE_STATE_READY: FileState
 FILE_STATE_FAILED: FileState
+FILE_STATE_EXPIRED: FileState
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_QUEUED: JobState
 JOB_STATE_RUNNING: JobState

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from usp.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -16,20 +19,22 @@ class WriteObjectRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[WriteHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class WriteHeader(_message.Message):
-    __slots__ = ("file_id", "declared_size", "declared_sha256", "name", "pipeline", "derivative_of")
+    __slots__ = ("file_id", "declared_size", "declared_sha256", "name", "pipeline", "derivative_of", "allowed_types")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     DECLARED_SIZE_FIELD_NUMBER: _ClassVar[int]
     DECLARED_SHA256_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     DERIVATIVE_OF_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_TYPES_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     declared_size: int
     declared_sha256: str
     name: str
     pipeline: _containers.RepeatedScalarFieldContainer[str]
     derivative_of: DerivativeOf
-    def __init__(self, file_id: _Optional[str] = ..., declared_size: _Optional[int] = ..., declared_sha256: _Optional[str] = ..., name: _Optional[str] = ..., pipeline: _Optional[_Iterable[str]] = ..., derivative_of: _Optional[_Union[DerivativeOf, _Mapping]] = ...) -> None: ...
+    allowed_types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, file_id: _Optional[str] = ..., declared_size: _Optional[int] = ..., declared_sha256: _Optional[str] = ..., name: _Optional[str] = ..., pipeline: _Optional[_Iterable[str]] = ..., derivative_of: _Optional[_Union[DerivativeOf, _Mapping]] = ..., allowed_types: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DerivativeOf(_message.Message):
     __slots__ = ("kind", "job_id")
@@ -90,3 +95,57 @@ class FileStored(_message.Message):
     object: _common_pb2.ObjectInfo
     jobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.JobRef]
     def __init__(self, object: _Optional[_Union[_common_pb2.ObjectInfo, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[_common_pb2.JobRef, _Mapping]]] = ...) -> None: ...
+
+class CreateUploadSessionRequest(_message.Message):
+    __slots__ = ("file_id", "owner_id", "name", "size", "declared_sha256", "pipeline", "allowed_types", "expires_in_seconds")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_SHA256_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_TYPES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    owner_id: str
+    name: str
+    size: int
+    declared_sha256: str
+    pipeline: _containers.RepeatedScalarFieldContainer[str]
+    allowed_types: _containers.RepeatedScalarFieldContainer[str]
+    expires_in_seconds: int
+    def __init__(self, file_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., declared_sha256: _Optional[str] = ..., pipeline: _Optional[_Iterable[str]] = ..., allowed_types: _Optional[_Iterable[str]] = ..., expires_in_seconds: _Optional[int] = ...) -> None: ...
+
+class UploadSession(_message.Message):
+    __slots__ = ("session_id", "upload_url", "expires_at", "max_size", "offset")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_URL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    upload_url: str
+    expires_at: _timestamp_pb2.Timestamp
+    max_size: int
+    offset: int
+    def __init__(self, session_id: _Optional[str] = ..., upload_url: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_size: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class AbortUploadSessionRequest(_message.Message):
+    __slots__ = ("file_id",)
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    def __init__(self, file_id: _Optional[str] = ...) -> None: ...
+
+class AbortUploadSessionResponse(_message.Message):
+    __slots__ = ("aborted",)
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    aborted: bool
+    def __init__(self, aborted: _Optional[bool] = ...) -> None: ...
+
+class UploadEnded(_message.Message):
+    __slots__ = ("reason", "error")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    error: _common_pb2.ErrorInfo
+    def __init__(self, reason: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ...) -> None: ...

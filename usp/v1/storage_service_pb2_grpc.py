@@ -55,6 +55,16 @@ class StorageServiceStub:
                 request_serializer=usp_dot_v1_dot_storage__service__pb2.DeleteFileRequest.SerializeToString,
                 response_deserializer=usp_dot_v1_dot_storage__service__pb2.DeleteFileResponse.FromString,
                 _registered_method=True)
+        self.CreateUploadSession = channel.unary_unary(
+                '/usp.v1.StorageService/CreateUploadSession',
+                request_serializer=usp_dot_v1_dot_storage__service__pb2.CreateUploadSessionRequest.SerializeToString,
+                response_deserializer=usp_dot_v1_dot_storage__service__pb2.UploadSession.FromString,
+                _registered_method=True)
+        self.AbortUploadSession = channel.unary_unary(
+                '/usp.v1.StorageService/AbortUploadSession',
+                request_serializer=usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionRequest.SerializeToString,
+                response_deserializer=usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -92,6 +102,23 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateUploadSession(self, request, context):
+        """Opens a resumable upload session for a file and returns its signed location on the
+        HTTP data plane (a tus 1.0.0 upload resource, already created with the declared
+        size). Asking again for the same file returns the same open session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbortUploadSession(self, request, context):
+        """Ends a file's unfinished session; its partial bytes are removed and "upload.ended"
+        (reason "aborted") is published.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +141,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.DeleteFile,
                     request_deserializer=usp_dot_v1_dot_storage__service__pb2.DeleteFileRequest.FromString,
                     response_serializer=usp_dot_v1_dot_storage__service__pb2.DeleteFileResponse.SerializeToString,
+            ),
+            'CreateUploadSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUploadSession,
+                    request_deserializer=usp_dot_v1_dot_storage__service__pb2.CreateUploadSessionRequest.FromString,
+                    response_serializer=usp_dot_v1_dot_storage__service__pb2.UploadSession.SerializeToString,
+            ),
+            'AbortUploadSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortUploadSession,
+                    request_deserializer=usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionRequest.FromString,
+                    response_serializer=usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +261,60 @@ class StorageService:
             '/usp.v1.StorageService/DeleteFile',
             usp_dot_v1_dot_storage__service__pb2.DeleteFileRequest.SerializeToString,
             usp_dot_v1_dot_storage__service__pb2.DeleteFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUploadSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/usp.v1.StorageService/CreateUploadSession',
+            usp_dot_v1_dot_storage__service__pb2.CreateUploadSessionRequest.SerializeToString,
+            usp_dot_v1_dot_storage__service__pb2.UploadSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbortUploadSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/usp.v1.StorageService/AbortUploadSession',
+            usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionRequest.SerializeToString,
+            usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
