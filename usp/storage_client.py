@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import grpc
@@ -42,6 +43,17 @@ class WriteResult:
     object: StoredObject
     jobs: list[DispatchedJob]
     created: bool
+
+
+@dataclass(frozen=True)
+class UploadSessionInfo:
+    """A resumable upload session: where the bytes go, until when, how many at most."""
+
+    session_id: str
+    upload_url: str
+    expires_at: datetime
+    max_size: int
+    offset: int
 
 
 def iter_chunks(stream: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
@@ -110,13 +122,16 @@ class StorageClient:
         pipeline: Sequence[str] = (),
         derivative_kind: str = "",
         job_id: str = "",
+        allowed_types: Sequence[str] = (),
     ) -> WriteResult:
-        """Stream an object to storage; it is committed only when fully verified."""
+        """Stream an object to storage; it is committed only when fully verified (and,
+        with `allowed_types`, only when its sniffed type matches one of them)."""
         header = storage_service_pb2.WriteHeader(
             file_id=file_id,
             name=name,
             declared_sha256=declared_sha256,
             pipeline=list(pipeline),
+            allowed_types=list(allowed_types),
         )
         if declared_size is not None:
             header.declared_size = declared_size
@@ -160,6 +175,43 @@ class StorageClient:
         """Forget a file's objects; returns how many blobs were removed."""
         request = storage_service_pb2.DeleteFileRequest(file_id=file_id)
         return self._call(self._stub.DeleteFile, request).blobs_removed
+
+    def create_upload_session(
+        self,
+        *,
+        file_id: str,
+        owner_id: str,
+        name: str,
+        size: int,
+        declared_sha256: str = "",
+        pipeline: Sequence[str] = (),
+        allowed_types: Sequence[str] = (),
+        expires_in_seconds: int = 0,
+    ) -> UploadSessionInfo:
+        """Open (or, for the same file, return the open) resumable upload session."""
+        request = storage_service_pb2.CreateUploadSessionRequest(
+            file_id=file_id,
+            owner_id=owner_id,
+            name=name,
+            size=size,
+            declared_sha256=declared_sha256,
+            pipeline=list(pipeline),
+            allowed_types=list(allowed_types),
+            expires_in_seconds=expires_in_seconds,
+        )
+        response = self._call(self._stub.CreateUploadSession, request)
+        return UploadSessionInfo(
+            session_id=response.session_id,
+            upload_url=response.upload_url,
+            expires_at=response.expires_at.ToDatetime(tzinfo=UTC),
+            max_size=response.max_size,
+            offset=response.offset,
+        )
+
+    def abort_upload_session(self, file_id: str) -> bool:
+        """End a file's unfinished upload; False when it had none."""
+        request = storage_service_pb2.AbortUploadSessionRequest(file_id=file_id)
+        return self._call(self._stub.AbortUploadSession, request).aborted
 
     def is_serving(self) -> bool:
         """True when the storage service answers its health check as SERVING."""

@@ -6,6 +6,7 @@ expose the result as `settings.USP`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 from usp import config
 
 EMAIL_VERIFICATION_CHOICES = ("mandatory", "optional", "none")
+GIB = 1024**3
+_MIME_PATTERN = re.compile(r"^(\*/\*|[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*))$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class WebappEnv:
     api_grpc_port: int
     account_email_verification: str
     public_url: str
+    max_upload_size: int
+    allowed_types: tuple[str, ...]
+    quota_bytes: int
+    quota_files: int
+    upload_expiry: int
 
 
 def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
@@ -58,6 +66,11 @@ def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
         api_grpc_port=config.env_int("USP_API_GRPC_PORT", 50051, environ),
         account_email_verification=_email_verification(environ),
         public_url=_public_url(environ),
+        max_upload_size=_non_negative("USP_MAX_UPLOAD_SIZE", 5 * GIB, environ),
+        allowed_types=_allowed_types(environ),
+        quota_bytes=_non_negative("USP_QUOTA_BYTES", 10 * GIB, environ),
+        quota_files=_non_negative("USP_QUOTA_FILES", 10_000, environ),
+        upload_expiry=_positive("USP_UPLOAD_EXPIRY", 86_400, environ),
     )
 
 
@@ -74,3 +87,28 @@ def _public_url(environ: Mapping[str, str] | None) -> str:
     if value and not value.startswith(("http://", "https://")):
         raise config.ConfigError("USP_PUBLIC_URL must start with http:// or https://")
     return value
+
+
+def _non_negative(name: str, default: int, environ: Mapping[str, str] | None) -> int:
+    value = config.env_int(name, default, environ)
+    if value < 0:
+        raise config.ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _positive(name: str, default: int, environ: Mapping[str, str] | None) -> int:
+    value = config.env_int(name, default, environ)
+    if value <= 0:
+        raise config.ConfigError(f"{name} must be a positive number of seconds, got {value}")
+    return value
+
+
+def _allowed_types(environ: Mapping[str, str] | None) -> tuple[str, ...]:
+    """USP_ALLOWED_TYPES: MIME patterns ("image/*", "application/pdf"); empty allows any."""
+    patterns = tuple(item.lower() for item in config.env_list("USP_ALLOWED_TYPES", [], environ))
+    for pattern in patterns:
+        if not _MIME_PATTERN.match(pattern):
+            raise config.ConfigError(
+                f"USP_ALLOWED_TYPES must list MIME types or patterns like image/*, got {pattern!r}"
+            )
+    return patterns

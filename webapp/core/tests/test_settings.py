@@ -33,6 +33,11 @@ def test_env_defaults(tmp_path: Path) -> None:
         api_grpc_port=50051,
         account_email_verification="mandatory",
         public_url="",
+        max_upload_size=5 * 1024**3,
+        allowed_types=(),
+        quota_bytes=10 * 1024**3,
+        quota_files=10_000,
+        upload_expiry=86_400,
     )
 
 
@@ -53,6 +58,11 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
             "USP_API_GRPC_PORT": "6001",
             "USP_ACCOUNT_EMAIL_VERIFICATION": "Optional",
             "USP_PUBLIC_URL": "https://files.example.com/",
+            "USP_MAX_UPLOAD_SIZE": "1048576",
+            "USP_ALLOWED_TYPES": "image/*, Application/PDF,*/*",
+            "USP_QUOTA_BYTES": "0",
+            "USP_QUOTA_FILES": "7",
+            "USP_UPLOAD_EXPIRY": "600",
         }
     )
 
@@ -71,6 +81,11 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
         api_grpc_port=6001,
         account_email_verification="optional",
         public_url="https://files.example.com",
+        max_upload_size=1_048_576,
+        allowed_types=("image/*", "application/pdf", "*/*"),
+        quota_bytes=0,
+        quota_files=7,
+        upload_expiry=600,
     )
 
 
@@ -86,6 +101,12 @@ def test_explicit_storage_target_wins_over_the_port() -> None:
         ("USP_ACCOUNT_EMAIL_VERIFICATION", "sometimes", "must be one of mandatory, optional, none"),
         ("USP_PUBLIC_URL", "files.example.com", "must start with http:// or https://"),
         ("USP_WEB_PORT", "eighty", "must be a whole number"),
+        ("USP_MAX_UPLOAD_SIZE", "-1", "must not be negative"),
+        ("USP_QUOTA_BYTES", "5GB", "must be a whole number"),
+        ("USP_QUOTA_FILES", "-3", "must not be negative"),
+        ("USP_UPLOAD_EXPIRY", "0", "must be a positive number of seconds"),
+        ("USP_ALLOWED_TYPES", "image/*,pdf", "must list MIME types or patterns like image/\\*"),
+        ("USP_ALLOWED_TYPES", "*/png", "must list MIME types or patterns like image/\\*"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(
