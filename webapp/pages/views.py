@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from webapp.accounts.models import User
 from webapp.core.errors import ApplicationError, NotFound
-from webapp.files.models import File
+from webapp.files.models import File, FileState
 from webapp.files.selectors import file_get, file_list
 from webapp.files.services import file_upload, pipeline_parse
 from webapp.pages.forms import UploadForm
@@ -25,6 +28,9 @@ from webapp.pages.presenters import file_view, metadata_rows, pretty_json
 logger = logging.getLogger(__name__)
 
 FILES_PER_PAGE = 50
+UNFINISHED_SHOWN = 20
+# Bytes per tus PATCH from the upload page; PAGES_UPLOAD_CHUNK_SIZE overrides it.
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 
 
 @require_safe
@@ -39,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def upload(request: HttpRequest) -> HttpResponse:
     """The page; its form also works without JavaScript (the POST below)."""
     if request.method != "POST":
-        return render(request, "pages/upload.html", {"form": UploadForm()})
+        return render(request, "pages/upload.html", _upload_context(request))
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -47,6 +53,20 @@ def upload(request: HttpRequest) -> HttpResponse:
                 messages.error(request, str(error))
         return redirect("pages:upload")
     return _store_uploads(request, form.cleaned_data["files"], form.cleaned_data["pipeline"])
+
+
+def _upload_context(request: HttpRequest) -> dict[str, Any]:
+    """What the page and its script need: where intents go, the tus chunk size, the
+    size limit, and the user's unfinished uploads (re-adding one of them resumes it)."""
+    user: User = request.user  # type: ignore[assignment]
+    unfinished = file_list(user=user).filter(state=FileState.AWAITING_UPLOAD)
+    return {
+        "form": UploadForm(),
+        "uploads_api_url": reverse("files:api-root") + "uploads/",
+        "chunk_size": getattr(settings, "PAGES_UPLOAD_CHUNK_SIZE", DEFAULT_CHUNK_SIZE),
+        "max_upload_size": getattr(settings.USP, "max_upload_size", None),
+        "unfinished": list(unfinished[:UNFINISHED_SHOWN]),
+    }
 
 
 def _store_uploads(

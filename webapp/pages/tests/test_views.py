@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
+from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -62,7 +65,56 @@ def test_upload_page_has_a_multipart_form_that_needs_no_javascript(signed_in: Cl
     assert re.search(r'<input type="file" name="files"[^>]*multiple', html)
     assert 'name="csrfmiddlewaretoken"' in html
     assert '<button type="submit" class="submit-button">Upload</button>' in html
-    assert "/static/pages/upload.js" in html
+
+
+def test_upload_page_loads_the_committed_uppy_bundle_and_tells_it_where_to_send(
+    signed_in: Client, settings: Any
+) -> None:
+    settings.PAGES_UPLOAD_CHUNK_SIZE = 1024 * 1024
+
+    html = signed_in.get("/upload/").text
+
+    form = re.search(r"<form id=\"upload-form\"[^>]*>", html, re.S)
+    assert form is not None
+    assert 'data-api-uploads="/api/v1/uploads/"' in form[0]
+    assert 'data-chunk-size="1048576"' in form[0]
+    assert '<div id="uppy-dashboard" class="uppy-target" hidden></div>' in html
+    assert '<script src="/static/pages/vendor/uppy-upload.js" defer></script>' in html
+    assert '<link rel="stylesheet" href="/static/pages/vendor/uppy-upload.css">' in html
+    links = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert [link for link in links if link.startswith(("http:", "https:", "//"))] == []
+
+
+@pytest.mark.parametrize("name", ["uppy-upload.js", "uppy-upload.css"])
+def test_the_committed_bundle_names_what_it_contains_and_its_licenses(name: str) -> None:
+    path = finders.find(f"pages/vendor/{name}")
+    assert path is not None
+    head = Path(path).read_text(encoding="utf-8")[:2000]
+
+    assert "Built by frontend/build.mjs from frontend/src/upload.js" in head
+    assert "@uppy/core@" in head and "@uppy/dashboard@" in head
+    assert finders.find("pages/vendor/uppy-upload.LICENSES.txt") is not None
+
+
+def test_upload_page_lists_my_unfinished_uploads_only(
+    signed_in: Client, user: User, other_user: User
+) -> None:
+    waiting = file_make(owner=user, name="holiday.mov", state=FileState.AWAITING_UPLOAD)
+    file_make(owner=user, name="done.png", state=FileState.READY)
+    file_make(owner=other_user, name="theirs.mov", state=FileState.AWAITING_UPLOAD)
+
+    html = signed_in.get("/upload/").text
+
+    section = re.search(r'<section id="unfinished-uploads".*?</section>', html, re.S)
+    assert section is not None
+    assert re.findall(r'<li data-file-id="([^"]+)">', section[0]) == [str(waiting.pk)]
+    assert "holiday.mov" in section[0]
+
+
+def test_upload_page_without_unfinished_uploads_has_no_such_section(signed_in: Client) -> None:
+    html = signed_in.get("/upload/").text
+
+    assert "unfinished-uploads" not in html
 
 
 def test_one_file_uploaded_through_the_form_is_stored_and_opens_its_page(
