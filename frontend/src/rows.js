@@ -4,6 +4,8 @@
 import { el, extension, formatBytes, formatDuration } from './format.js'
 
 const SPEED_WINDOW_MS = 3000
+// Below this, an average rate mostly measures latency and says little.
+const MIN_BYTES_FOR_RATE = 256 * 1024
 const ZERO_ID = '00000000-0000-0000-0000-000000000000'
 const STATE_LABELS = {
   awaiting_upload: 'uploading',
@@ -46,7 +48,7 @@ export class FileRow {
     const main = el('div', 'row-main')
     main.append(heading, this.progress, this.detail, this.jobs, this.error)
     this.item.append(this.thumb, main)
-    list.prepend(this.item)
+    list.append(this.item)
   }
 
   setState(state) {
@@ -135,7 +137,7 @@ export class FileRow {
     const seconds = first ? (performance.now() - first.time) / 1000 : 0
     const sent = first ? this.size - first.bytes : this.size
     const resumed = first && first.bytes > 0 ? `, resumed at ${formatBytes(first.bytes)}` : ''
-    const rate = seconds > 0.05 ? ` at ${formatBytes(sent / seconds)}/s` : ''
+    const rate = seconds > 0.05 && sent >= MIN_BYTES_FOR_RATE ? ` at ${formatBytes(sent / seconds)}/s` : ''
     this.uploadSummary = `Uploaded ${formatBytes(this.size)}${rate}${resumed}.`
     this.detail.textContent = `${this.uploadSummary} Verifying…`
   }
@@ -151,6 +153,8 @@ export class FileRow {
   fail(message) {
     this.pauseButton.hidden = true
     this.setState('failed')
+    const done = Number(this.progress.value) || 0
+    this.detail.textContent = done ? `Stopped at ${formatBytes(done)} of ${formatBytes(this.size)}.` : ''
     this.error.textContent = message
   }
 
