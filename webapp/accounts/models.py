@@ -30,3 +30,25 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class Usage(models.Model):
+    """What a user's files take from their quotas.
+
+    A file counts from the moment its upload is announced (the reservation) until it is
+    deleted or its upload ends without bytes (aborted, expired, rejected); so a stored
+    file and a reserved one count alike, and concurrent uploads cannot overshoot.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="usage"
+    )
+    bytes_used = models.BigIntegerField(default=0)
+    files_used = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "usage"
+
+    def __str__(self) -> str:
+        return f"{self.files_used} files, {self.bytes_used} bytes"

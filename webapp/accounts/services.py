@@ -8,12 +8,14 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from webapp.accounts.models import ApiToken, User
-from webapp.core.errors import InvalidInput
+from webapp.accounts.models import ApiToken, Usage, User
+from webapp.core.errors import InvalidInput, QuotaExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +105,67 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     return token
+
+
+# --- usage and quotas ----------------------------------------------------------------
+
+
+def usage_reserve(*, user: User, size: int) -> None:
+    """Count one more file of `size` bytes against the user's quotas, or raise
+    QuotaExceeded and count nothing.
+
+    One conditional UPDATE does check and count: the database re-evaluates its condition
+    under the row's lock, so concurrent reservations never overshoot a limit.
+    """
+    _usage_row_ensure(user.pk)
+    reserved = Usage.objects.filter(
+        user_id=user.pk,
+        bytes_used__lte=settings.USP.quota_bytes - size,
+        files_used__lte=settings.USP.quota_files - 1,
+    ).update(
+        bytes_used=F("bytes_used") + size,
+        files_used=F("files_used") + 1,
+        updated_at=timezone.now(),
+    )
+    if not reserved:
+        raise _quota_exceeded(user, size)
+    logger.info("quota reserved", extra={"fields": {"user_id": user.pk, "bytes": size}})
+
+
+def usage_charge(*, user_id: int, size: int) -> None:
+    """Count a file that is already stored, whatever the limits say (its bytes exist)."""
+    _usage_row_ensure(user_id)
+    Usage.objects.filter(user_id=user_id).update(
+        bytes_used=F("bytes_used") + size,
+        files_used=F("files_used") + 1,
+        updated_at=timezone.now(),
+    )
+
+
+def usage_release(*, user_id: int, size: int) -> None:
+    """Stop counting one file of `size` bytes; usage never goes below zero."""
+    Usage.objects.filter(user_id=user_id).update(
+        bytes_used=Greatest(F("bytes_used") - size, 0),
+        files_used=Greatest(F("files_used") - 1, 0),
+        updated_at=timezone.now(),
+    )
+    logger.info("quota released", extra={"fields": {"user_id": user_id, "bytes": size}})
+
+
+def _usage_row_ensure(user_id: int) -> None:
+    if not Usage.objects.filter(user_id=user_id).exists():
+        # A concurrent first reservation may insert it too; the conflict is harmless.
+        Usage.objects.bulk_create([Usage(user_id=user_id)], ignore_conflicts=True)
+
+
+def _quota_exceeded(user: User, size: int) -> QuotaExceeded:
+    usage = Usage.objects.get(user_id=user.pk)
+    if usage.files_used + 1 > settings.USP.quota_files:
+        return QuotaExceeded(
+            f"You have reached your quota of {settings.USP.quota_files} files; "
+            "delete some to upload more."
+        )
+    return QuotaExceeded(
+        f"This upload of {size} bytes would pass your storage quota: "
+        f"{usage.bytes_used} of {settings.USP.quota_bytes} bytes are in use."
+    )

@@ -49,3 +49,25 @@ class Conflict(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     default_code = "service_unavailable"
     default_http_status = 503
+
+
+class TooLarge(ApplicationError):
+    default_code = "too_large"
+    default_http_status = 413
+
+
+class QuotaExceeded(ApplicationError):
+    default_code = "quota_exceeded"
+    default_http_status = 413
+
+
+class TypeNotAllowed(ApplicationError):
+    default_code = "type_not_allowed"
+    default_http_status = 415
+
+
+class Unprocessable(ApplicationError):
+    """Well-formed, but not something that can be done (e.g. a reused idempotency key)."""
+
+    default_code = "unprocessable"
+    default_http_status = 422

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import StreamingHttpResponse
 from django.http.request import split_domain_port
+from django.http.response import HttpResponseBase
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -19,22 +18,31 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.accounts.selectors import usage_get
 from webapp.core.errors import InvalidInput
+from webapp.files.downloads import download_response
+from webapp.files.intents import upload_intent_create
 from webapp.files.selectors import (
-    Download,
-    derivative_content_open,
-    file_content_open,
+    DownloadTarget,
+    derivative_content_target,
+    file_content_target,
     file_get,
     file_list,
 )
-from webapp.files.serializers import ErrorSerializer, FileSerializer
+from webapp.files.serializers import (
+    ErrorSerializer,
+    FileSerializer,
+    UploadIntentCreateSerializer,
+    UploadIntentSerializer,
+    UsageSerializer,
+)
 from webapp.files.services import file_delete, file_upload, pipeline_parse
 
 ERRORS = {
@@ -45,12 +53,35 @@ ERRORS = {
         403: "Forbidden (e.g. a missing CSRF token)",
         404: "Not one of your files",
         409: "Not in a state that allows this",
+        413: "Too large (code too_large) or over your quota (code quota_exceeded)",
+        415: "A type outside the type policy (code type_not_allowed)",
+        416: "The range is outside the content (Content-Range: bytes */<size>)",
+        422: "The Idempotency-Key was used for a different request",
         503: "The storage service is unavailable",
     }.items()
 }
 
 
 FILE_ID = OpenApiParameter("file_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Any unique string (at most 255 characters): retrying the request with "
+    "the same key returns the same upload and reserves nothing more.",
+)
+RANGE = OpenApiParameter(
+    "Range",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="One byte range, e.g. `bytes=0-1023` or `bytes=-500`, answered with 206.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag you hold (`"<sha256>"`): 304 when it is still the content.',
+)
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -68,6 +99,8 @@ class ApiRootApi(APIView):
             "ApiRoot",
             {
                 "files": serializers.URLField(),
+                "uploads": serializers.URLField(),
+                "usage": serializers.URLField(),
                 "schema": serializers.URLField(),
                 "grpc_api": serializers.CharField(help_text="host:port of usp.v1.ApiService"),
             },
@@ -77,6 +110,8 @@ class ApiRootApi(APIView):
         return Response(
             {
                 "files": request.build_absolute_uri(reverse("files:file-list")),
+                "uploads": request.build_absolute_uri(reverse("files:upload-intents")),
+                "usage": request.build_absolute_uri(reverse("files:usage")),
                 "schema": request.build_absolute_uri(reverse("schema")),
                 "grpc_api": _grpc_api_address(request),
             }
@@ -124,7 +159,7 @@ class FileListCreateApi(APIView):
         operation_id="files_upload",
         summary="Upload a file (multipart field 'file')",
         request=UploadSerializer,
-        responses={201: FileSerializer, **_errors(400, 401, 403, 503)},
+        responses={201: FileSerializer, **_errors(400, 401, 403, 413, 415, 503)},
     )
     def post(self, request: Request) -> Response:
         if not request.FILES.get("file"):
@@ -155,7 +190,8 @@ class FileDetailApi(APIView):
     @extend_schema(
         operation_id="files_delete",
         parameters=[FILE_ID],
-        summary="Delete the file, its bytes and its derivatives",
+        summary="Delete the file, its bytes and its derivatives (an unfinished upload is "
+        "aborted); its quota is released",
         responses={204: None, **_errors(401, 403, 404, 503)},
     )
     def delete(self, request: Request, file_id: str) -> Response:
@@ -173,43 +209,95 @@ class _AnyAccept(BaseContentNegotiation):
 
 
 class _DownloadApi(APIView):
+    """GET streams the bytes (Range: one range, 206); HEAD sends the same headers."""
+
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _AnyAccept
 
+    def target(self, request: Request, file_id: str, **kwargs: str) -> DownloadTarget:
+        raise NotImplementedError
 
-BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
+    def head(self, request: Request, file_id: str, **kwargs: str) -> HttpResponseBase:
+        return download_response(request, self.target(request, file_id, **kwargs))
+
+
+DOWNLOAD_RESPONSES = {
+    (200, "application/octet-stream"): OpenApiTypes.BINARY,
+    (206, "application/octet-stream"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="The range asked for (Content-Range)"
+    ),
+    304: OpenApiResponse(description="Not modified: If-None-Match names the content"),
+}
 
 
 class FileContentApi(_DownloadApi):
+    def target(self, request: Request, file_id: str, **kwargs: str) -> DownloadTarget:
+        return file_content_target(file=file_get(user=request.user, file_id=file_id))
+
     @extend_schema(
         operation_id="files_content",
-        parameters=[FILE_ID],
-        summary="The original bytes, as an attachment",
-        responses={**BINARY, **_errors(401, 404, 409, 503)},
+        parameters=[FILE_ID, RANGE, IF_NONE_MATCH],
+        summary="The original bytes, as an attachment (ETag: its SHA-256; ranges)",
+        responses={**DOWNLOAD_RESPONSES, **_errors(401, 404, 409, 416, 503)},
     )
-    def get(self, request: Request, file_id: str) -> StreamingHttpResponse:
-        file = file_get(user=request.user, file_id=file_id)
-        return _attachment(file_content_open(file=file))
+    def get(self, request: Request, file_id: str) -> HttpResponseBase:
+        return download_response(request, self.target(request, file_id))
 
 
 class DerivativeContentApi(_DownloadApi):
+    def target(self, request: Request, file_id: str, **kwargs: str) -> DownloadTarget:
+        file = file_get(user=request.user, file_id=file_id)
+        return derivative_content_target(file=file, kind=kwargs["kind"])
+
     @extend_schema(
         operation_id="files_derivative_content",
-        parameters=[FILE_ID],
+        parameters=[FILE_ID, RANGE, IF_NONE_MATCH],
         summary="A derivative's bytes (e.g. kind 'thumbnail-256'), as an attachment",
-        responses={**BINARY, **_errors(401, 404, 503)},
+        responses={**DOWNLOAD_RESPONSES, **_errors(401, 404, 416, 503)},
     )
-    def get(self, request: Request, file_id: str, kind: str) -> StreamingHttpResponse:
-        file = file_get(user=request.user, file_id=file_id)
-        return _attachment(derivative_content_open(file=file, kind=kind))
+    def get(self, request: Request, file_id: str, kind: str) -> HttpResponseBase:
+        return download_response(request, self.target(request, file_id, kind=kind))
 
 
-def _attachment(download: Download) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(download.chunks, content_type=download.content_type)
-    response["Content-Length"] = str(download.size)
-    response["Content-Disposition"] = content_disposition_header(True, download.filename)
-    response["X-Content-Type-Options"] = "nosniff"
-    # Stored bytes are never a page of this site, even if a browser opened them.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-cache"
-    return response
+# --- upload intents and usage ----------------------------------------------------------
+
+
+class UploadIntentApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="uploads_create",
+        summary="Announce an upload; send its bytes to the returned upload_url",
+        description="Checks the size limit, the type the name claims and your quotas, "
+        "reserves the size, creates the file (state awaiting_upload) and opens a resumable "
+        "upload session on the storage service. Send the bytes to `upload_url` with tus "
+        "1.0.0 (PATCH with Upload-Offset) or one plain PUT; storage verifies size, SHA-256 "
+        "and the type sniffed from the bytes.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=UploadIntentCreateSerializer,
+        responses={
+            201: UploadIntentSerializer,
+            **_errors(400, 401, 403, 413, 415, 422, 503),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = UploadIntentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        intent = upload_intent_create(
+            owner=request.user,
+            request=serializer.intent_request(),
+            idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+        )
+        intent.file = file_get(user=request.user, file_id=intent.file_id)
+        body = UploadIntentSerializer(intent, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class UsageApi(APIView):
+    @extend_schema(
+        operation_id="usage_retrieve",
+        summary="Your usage and quotas (unfinished uploads count from their intent)",
+        responses={200: UsageSerializer, **_errors(401)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(UsageSerializer(usage_get(user=request.user)).data)

@@ -52,6 +52,17 @@ def _file_stored(envelope: common_pb2.EventEnvelope) -> None:
     )
 
 
+def _upload_ended(envelope: common_pb2.EventEnvelope) -> None:
+    payload = _unpack(envelope, storage_service_pb2.UploadEnded())
+    if payload.reason not in services.UPLOAD_END_REASONS:
+        raise UnreadableEvent(f"{envelope.type} with an unknown reason {payload.reason[:64]!r}")
+    services.upload_ended_record(
+        file_id=envelope.file_id,
+        reason=payload.reason,
+        error=_error_text(payload.error, default=""),
+    )
+
+
 def _job_started(envelope: common_pb2.EventEnvelope) -> None:
     payload = _unpack(envelope, processor_service_pb2.JobStarted())
     services.job_started_record(event=_job_event(envelope, payload.step, payload.attempt))
@@ -80,6 +91,7 @@ def _job_failed(envelope: common_pb2.EventEnvelope) -> None:
 
 _HANDLERS: dict[str, Callable[[common_pb2.EventEnvelope], None]] = {
     events.FILE_STORED: _file_stored,
+    events.UPLOAD_ENDED: _upload_ended,
     events.JOB_STARTED: _job_started,
     events.JOB_SUCCEEDED: _job_succeeded,
     events.JOB_FAILED: _job_failed,
@@ -129,7 +141,7 @@ def _whole_numbers(value: Any) -> Any:
     return value
 
 
-def _error_text(error: common_pb2.ErrorInfo) -> str:
+def _error_text(error: common_pb2.ErrorInfo, default: str = "the step failed") -> str:
     if error.code and error.message:
         return f"{error.message} ({error.code})"
-    return error.message or error.code or "the step failed"
+    return error.message or error.code or default

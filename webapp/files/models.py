@@ -18,6 +18,8 @@ class FileState(models.TextChoices):
     PROCESSING = "processing", "Processing"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
+    # The upload was abandoned: its session expired before the last byte arrived.
+    EXPIRED = "expired", "Expired"
 
 
 class JobState(models.TextChoices):
@@ -40,6 +42,11 @@ class File(models.Model):
         max_length=20, choices=FileState.choices, default=FileState.AWAITING_UPLOAD, db_index=True
     )
     metadata = models.JSONField(default=dict, blank=True)
+    # Why the upload failed (e.g. storage rejected its bytes); empty otherwise.
+    error = models.TextField(blank=True)
+    # The bytes this file counts against its owner's quota; None once it counts nothing
+    # (an upload that ended unfinished), so a release happens at most once.
+    charged_bytes = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,3 +106,42 @@ class Derivative(models.Model):
 
     def __str__(self) -> str:
         return self.kind
+
+
+class UploadIntent(models.Model):
+    """An announced upload and the storage session its bytes go to.
+
+    Keyed by the owner's Idempotency-Key when one was sent, so that a retried intent
+    finds this one (and its session) instead of reserving again.
+    """
+
+    file = models.OneToOneField(
+        File, on_delete=models.CASCADE, primary_key=True, related_name="upload_intent"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_intents"
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    # SHA-256 of the request as validated: a key reused for another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    session_id = models.CharField(max_length=100, blank=True)
+    upload_url = models.TextField(blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_size = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="upload_intent_unique_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"upload of {self.file_id}"
+
+    @property
+    def has_session(self) -> bool:
+        return bool(self.upload_url)

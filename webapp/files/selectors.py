@@ -21,13 +21,18 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Download:
-    """An open stream of stored bytes and what to call them."""
+class DownloadTarget:
+    """Stored bytes to download and what to call them; nothing is read yet."""
 
-    chunks: Iterator[bytes]
+    sha256: str
     size: int
     content_type: str
     filename: str
+
+    @property
+    def etag(self) -> str:
+        """A strong entity tag: the content's SHA-256 names it exactly."""
+        return f'"{self.sha256}"'
 
 
 def file_list(*, user: User) -> QuerySet[File]:
@@ -58,33 +63,34 @@ def derivative_get(*, file: File, kind: str) -> Derivative:
     return derivative
 
 
-def file_content_open(*, file: File) -> Download:
+def file_content_target(*, file: File) -> DownloadTarget:
     """The original bytes; Conflict "not_stored" until storage has committed them."""
     if not file.is_stored or file.size is None:
         raise Conflict("The file's bytes are not stored yet.", code="not_stored")
-    chunks = _open(file.sha256)
-    return Download(chunks, file.size, file.content_type or _OCTETS, file.name)
+    return DownloadTarget(file.sha256, file.size, file.content_type or _OCTETS, file.name)
 
 
-def derivative_content_open(*, file: File, kind: str) -> Download:
+def derivative_content_target(*, file: File, kind: str) -> DownloadTarget:
     derivative = derivative_get(file=file, kind=kind)
-    chunks = _open(derivative.sha256)
     content_type = derivative.content_type or _OCTETS
     filename = _derivative_filename(file.name, kind, content_type)
-    return Download(chunks, derivative.size, content_type, filename)
+    return DownloadTarget(derivative.sha256, derivative.size, content_type, filename)
 
 
 _OCTETS = "application/octet-stream"
 
 
-def _open(sha256: str) -> Iterator[bytes]:
-    """Start the read now, so an unreachable storage is an error before any byte is sent."""
-    chunks = get_storage_client().read_object(sha256)
+def content_open(*, target: DownloadTarget, offset: int = 0, length: int = 0) -> Iterator[bytes]:
+    """Stream `length` bytes from `offset` (zero: to the end), chunk by chunk.
+
+    The read starts now, so an unreachable storage is an error before any byte is sent.
+    """
+    chunks = get_storage_client().read_object(target.sha256, offset=offset, length=length)
     try:
         first = next(chunks, b"")
     except ServiceError as error:
         raise storage_error(error) from error
-    return _logged(chain([first], chunks), sha256)
+    return _logged(chain([first], chunks), target.sha256)
 
 
 def _logged(chunks: Iterator[bytes], sha256: str) -> Iterator[bytes]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from webapp.files.intents import IntentRequest
 from webapp.files.links import absolute_url, derivative_content_path, file_content_path
-from webapp.files.models import Derivative, File, Job
+from webapp.files.models import Derivative, File, Job, UploadIntent
+from webapp.files.services import pipeline_validate
 
 
 class JobSerializer(serializers.ModelSerializer[Job]):
@@ -49,6 +53,7 @@ class FileSerializer(serializers.ModelSerializer[File]):
             "content_type",
             "sha256",
             "state",
+            "error",
             "created_at",
             "metadata",
             "jobs",
@@ -63,6 +68,98 @@ class FileSerializer(serializers.ModelSerializer[File]):
 
     def get_content_url(self, file: File) -> str:
         return absolute_url(file_content_path(file), self.context.get("request"))
+
+
+class RawNameField(serializers.CharField):
+    """A name exactly as sent: NUL, surrogates and control characters are accepted here
+    and removed by the sanitizer, since the name is only ever displayed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(
+                validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
+            )
+        ]
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "string", "example": "metadata,checksum"},
+        ]
+    }
+)
+class PipelineField(serializers.Field[list[str], Any, Any, Any]):
+    """Step names as a list or as one comma-separated string."""
+
+    default_error_messages = {"invalid": "A list of step names or a comma-separated string."}
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if isinstance(data, str):
+            return pipeline_validate(steps=data.split(","))
+        if isinstance(data, list) and all(isinstance(step, str) for step in data):
+            return pipeline_validate(steps=data)
+        self.fail("invalid")
+        raise AssertionError("fail raises")
+
+    def to_representation(self, value: list[str]) -> list[str]:
+        return list(value)
+
+
+class UploadIntentCreateSerializer(serializers.Serializer[Any]):
+    """An upload announced before its bytes: they go to the returned `upload_url`."""
+
+    name = RawNameField(
+        min_length=1,
+        max_length=5000,
+        trim_whitespace=False,
+        help_text="The file's name; shown sanitized (no directories or control characters, "
+        "at most 255 characters), never used as a path.",
+    )
+    size = serializers.IntegerField(min_value=0, help_text="The exact size in bytes.")
+    sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$",
+        required=False,
+        allow_blank=True,
+        help_text="The SHA-256 the bytes must have (64 hex digits); storage refuses others.",
+    )
+    pipeline = PipelineField(
+        required=False,
+        help_text="Step names, e.g. ['metadata', 'checksum'] or 'metadata,checksum'; "
+        "absent or empty for the default pipeline of the file's type.",
+    )
+
+    def intent_request(self) -> IntentRequest:
+        data = self.validated_data
+        return IntentRequest(
+            name=data["name"],
+            size=data["size"],
+            sha256=data.get("sha256", "").lower(),
+            pipeline=tuple(data.get("pipeline", ())),
+        )
+
+
+class UploadIntentSerializer(serializers.Serializer[UploadIntent]):
+    """Where to send the bytes (a tus 1.0.0 upload resource, or one plain PUT)."""
+
+    file_id = serializers.UUIDField()
+    upload_url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
+    max_size = serializers.IntegerField()
+    file = FileSerializer()
+
+
+class UsageSerializer(serializers.Serializer[Any]):
+    """What your files take (uploads not yet finished included) and your limits."""
+
+    bytes_used = serializers.IntegerField()
+    bytes_limit = serializers.IntegerField()
+    files_used = serializers.IntegerField()
+    files_limit = serializers.IntegerField()
 
 
 class ErrorDetailSerializer(serializers.Serializer[Any]):

@@ -1,35 +1,63 @@
 """Writes to the file catalog: uploads, deletion, and the outcome of processing.
 
 Database transactions are kept short and never span a call to the storage service.
+Every file counts against its owner's quotas from its reservation until it is deleted
+or its upload ends without bytes; `File.charged_bytes` says what it counts, so each
+release happens exactly once.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, cast
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from usp.errors import ServiceError
 from usp.storage_client import DispatchedJob, StoredObject, WriteResult, iter_chunks
 from webapp.accounts.models import User
+from webapp.accounts.services import usage_charge, usage_release, usage_reserve
 from webapp.core.errors import InvalidInput, NotFound
 from webapp.files.models import Derivative, File, FileState, Job, JobState
+from webapp.files.policy import file_name_sanitize, upload_size_check, upload_type_check
 from webapp.files.storage import get_storage_client, storage_error
+
+__all__ = [
+    "DerivativeStored",
+    "JobEvent",
+    "file_delete",
+    "file_discard",
+    "file_mark_stored",
+    "file_name_sanitize",
+    "file_reserve",
+    "file_state_from_jobs",
+    "file_upload",
+    "job_failed_record",
+    "job_started_record",
+    "job_succeeded_record",
+    "pipeline_parse",
+    "upload_admit",
+    "upload_ended_record",
+]
 
 logger = logging.getLogger(__name__)
 
-NAME_MAX_LENGTH = 255
 PIPELINE_MAX_STEPS = 16
 _STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
+
+UPLOAD_ABORTED = "aborted"
+UPLOAD_EXPIRED = "expired"
+UPLOAD_REJECTED = "rejected"
+UPLOAD_END_REASONS = (UPLOAD_ABORTED, UPLOAD_EXPIRED, UPLOAD_REJECTED)
+EXPIRED_ERROR = "The upload expired before all of its bytes arrived."
 
 
 @dataclass(frozen=True)
@@ -50,59 +78,92 @@ class DerivativeStored:
     object: StoredObject
 
 
-# --- names and pipelines -------------------------------------------------------------
-
-
-def file_name_sanitize(raw: str) -> str:
-    """A display name: no directories, no control characters, at most 255 characters."""
-    base = re.split(r"[/\\]", raw or "")[-1]
-    cleaned = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
-    if cleaned in ("", ".", ".."):
-        return "unnamed"
-    if len(cleaned) <= NAME_MAX_LENGTH:
-        return cleaned
-    stem, dot, extension = cleaned.rpartition(".")
-    if dot and 0 < len(extension) <= 16:
-        return stem[: NAME_MAX_LENGTH - len(extension) - 1] + "." + extension
-    return cleaned[:NAME_MAX_LENGTH]
+# --- pipelines -------------------------------------------------------------------------
 
 
 def pipeline_parse(*, text: str) -> list[str]:
     """Comma-separated step names as a list (empty: storage picks the default)."""
-    steps = [step.strip() for step in text.split(",") if step.strip()]
-    invalid = [step for step in steps if not _STEP_NAME.match(step)]
+    return pipeline_validate(steps=text.split(","))
+
+
+def pipeline_validate(*, steps: Sequence[str]) -> list[str]:
+    """Step names, stripped, without blanks and repeats; InvalidInput for a bad one."""
+    names = [step.strip() for step in steps if step.strip()]
+    invalid = [name for name in names if not _STEP_NAME.match(name)]
     if invalid:
         raise InvalidInput(
             f"Invalid step name: {invalid[0][:64]!r}.",
             code="invalid_pipeline",
             fields={"pipeline": ["Step names are lowercase letters, digits, '.', '_', '-'."]},
         )
-    if len(steps) > PIPELINE_MAX_STEPS:
+    if len(names) > PIPELINE_MAX_STEPS:
         raise InvalidInput(f"At most {PIPELINE_MAX_STEPS} steps.", code="invalid_pipeline")
-    return list(dict.fromkeys(steps))
+    return list(dict.fromkeys(names))
 
 
-# --- uploads ---------------------------------------------------------------------------
+# --- reservations ----------------------------------------------------------------------
+
+
+def upload_admit(*, name: str, size: int) -> None:
+    """The checks before any byte moves: TooLarge past USP_MAX_UPLOAD_SIZE,
+    TypeNotAllowed when the name claims a type outside USP_ALLOWED_TYPES."""
+    upload_size_check(size)
+    upload_type_check(file_name_sanitize(name))
 
 
 @transaction.atomic
-def file_create(*, owner: User, name: str) -> File:
-    """A catalog entry waiting for its bytes."""
-    return File.objects.create(owner=owner, name=file_name_sanitize(name))
+def file_reserve(*, owner: User, name: str, size: int) -> File:
+    """A catalog entry waiting for its `size` bytes, counted against the owner's quotas;
+    QuotaExceeded (and nothing created) when they would be passed."""
+    usage_reserve(user=owner, size=size)
+    return File.objects.create(owner=owner, name=file_name_sanitize(name), charged_bytes=size)
+
+
+@transaction.atomic
+def file_discard(*, file_id: uuid.UUID | str) -> bool:
+    """Delete the catalog entry and release what it counted; False when it was gone."""
+    file = File.objects.select_for_update().filter(pk=_uuid(file_id)).first()
+    if file is None:
+        return False
+    _charge_release(file)
+    file.delete()
+    return True
+
+
+def _charge_release(file: File) -> None:
+    if file.charged_bytes is not None:
+        usage_release(user_id=file.owner_id, size=file.charged_bytes)
+        file.charged_bytes = None
+
+
+def _charge_ensure(file: File, size: int) -> None:
+    """A file whose bytes are stored counts, even if its reservation was released."""
+    if file.charged_bytes is None:
+        usage_charge(user_id=file.owner_id, size=size)
+        file.charged_bytes = size
+
+
+# --- uploads through the webapp --------------------------------------------------------
 
 
 def file_upload(*, owner: User, uploaded_file: UploadedFile, pipeline: Sequence[str] = ()) -> File:
-    """Stream an upload to storage and record it; on failure nothing claims to exist."""
-    file = file_create(owner=owner, name=uploaded_file.name or "")
+    """Check, reserve, stream an upload to storage and record it; on any failure nothing
+    claims to exist and nothing stays counted."""
+    name = file_name_sanitize(uploaded_file.name or "")
+    size = uploaded_file.size or 0
+    upload_admit(name=name, size=size)
+    file = file_reserve(owner=owner, name=name, size=size)
     try:
         result = _write_original(file, uploaded_file, pipeline)
-    except ServiceError as error:
-        File.objects.filter(pk=file.pk).delete()
-        logger.warning(
-            "upload not stored",
-            extra={"fields": {"file_id": file.pk, "status": error.status.name}},
-        )
-        raise storage_error(error) from error
+    except BaseException as exc:
+        file_discard(file_id=file.pk)
+        if isinstance(exc, ServiceError):
+            logger.warning(
+                "upload not stored",
+                extra={"fields": {"file_id": file.pk, "status": exc.status.name}},
+            )
+            raise storage_error(exc) from exc
+        raise
     logger.info(
         "upload stored",
         extra={
@@ -125,9 +186,13 @@ def _write_original(
         iter_chunks(cast(BinaryIO, uploaded_file)),
         file_id=str(file.pk),
         name=file.name,
-        declared_size=uploaded_file.size,
+        declared_size=uploaded_file.size or 0,
         pipeline=pipeline,
+        allowed_types=settings.USP.allowed_types,
     )
+
+
+# --- outcomes of uploads ---------------------------------------------------------------
 
 
 @transaction.atomic
@@ -140,12 +205,24 @@ def file_mark_stored(
     file.size = stored.size
     file.sha256 = stored.sha256
     file.content_type = stored.content_type
+    file.error = ""
+    _charge_ensure(file, stored.size)
     if file.state == FileState.AWAITING_UPLOAD:
         file.state = FileState.STORED
     for position, dispatched in enumerate(jobs):
         _job_ensure(file, dispatched, position)
     _file_state_refresh(file)
-    file.save(update_fields=["size", "sha256", "content_type", "state", "updated_at"])
+    file.save(
+        update_fields=[
+            "size",
+            "sha256",
+            "content_type",
+            "error",
+            "charged_bytes",
+            "state",
+            "updated_at",
+        ]
+    )
     return file
 
 
@@ -158,24 +235,51 @@ def _job_ensure(file: File, dispatched: DispatchedJob, position: int) -> None:
         Job.objects.filter(pk=job.pk).update(position=position)
 
 
+@transaction.atomic
+def upload_ended_record(*, file_id: uuid.UUID | str, reason: str, error: str = "") -> File | None:
+    """An upload ended without bytes: aborted -> the file is deleted; expired -> it is
+    marked expired; rejected -> it failed with `error`. Its reservation is released
+    each time. A file no longer awaiting its bytes is left as it is. Returns the file,
+    or None when it was deleted."""
+    file = _file_locked(file_id)
+    if file.state != FileState.AWAITING_UPLOAD:
+        logger.info(
+            "upload end ignored: the file is not awaiting its bytes",
+            extra={"fields": {"file_id": file.pk, "reason": reason, "state": file.state}},
+        )
+        return file
+    _charge_release(file)
+    logger.info("upload ended", extra={"fields": {"file_id": file.pk, "reason": reason}})
+    if reason == UPLOAD_ABORTED:
+        file.delete()
+        return None
+    file.state = FileState.EXPIRED if reason == UPLOAD_EXPIRED else FileState.FAILED
+    file.error = EXPIRED_ERROR if reason == UPLOAD_EXPIRED else (error or "Upload rejected.")
+    file.save(update_fields=["state", "error", "charged_bytes", "updated_at"])
+    return file
+
+
 # --- deletion --------------------------------------------------------------------------
 
 
 def file_delete(*, file: File) -> None:
-    """Forget the file in storage, then in the catalog; if storage cannot be reached the
-    row stays, so the user can try again."""
-    try:
-        get_storage_client().delete_file(str(file.pk))
-    except ServiceError as error:
-        if error.http_status != 404:
-            raise storage_error(error) from error
-    _file_row_delete(file)
+    """Forget the file in storage (ending its upload if it is unfinished), then in the
+    catalog, releasing what it counted; if storage cannot be reached the row stays, so
+    the user can try again."""
+    client = get_storage_client()
+    if file.state == FileState.AWAITING_UPLOAD:
+        _tolerating_not_found(lambda: client.abort_upload_session(str(file.pk)))
+    _tolerating_not_found(lambda: client.delete_file(str(file.pk)))
+    file_discard(file_id=file.pk)
     logger.info("file deleted", extra={"fields": {"file_id": file.pk}})
 
 
-@transaction.atomic
-def _file_row_delete(file: File) -> None:
-    File.objects.filter(pk=file.pk).delete()
+def _tolerating_not_found(call: Callable[[], object]) -> None:
+    try:
+        call()
+    except ServiceError as error:
+        if error.http_status != 404:
+            raise storage_error(error) from error
 
 
 # --- processing outcomes ---------------------------------------------------------------

@@ -15,6 +15,7 @@ from webapp.core.errors import (
     InvalidInput,
     NotFound,
     ServiceUnavailable,
+    TypeNotAllowed,
 )
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 STORAGE_UNAVAILABLE_MESSAGE = (
     "The storage service is unavailable right now; nothing was stored. Try again shortly."
 )
+# Storage prefixes its refusal of a type outside the policy with this code.
+TYPE_NOT_ALLOWED_PREFIX = "type_not_allowed"
 
 _lock = threading.Lock()
 _client: StorageClient | None = None
@@ -50,6 +53,8 @@ def storage_error(error: ServiceError) -> ApplicationError:
     if error.unavailable:
         return ServiceUnavailable(STORAGE_UNAVAILABLE_MESSAGE, code="storage_unavailable")
     status = error.http_status
+    if status == 400 and error.message.startswith(TYPE_NOT_ALLOWED_PREFIX):
+        return _type_not_allowed(error.message)
     if status == 400:
         return InvalidInput(error.message, code="rejected_by_storage")
     if status == 404:
@@ -64,4 +69,13 @@ def storage_error(error: ServiceError) -> ApplicationError:
     )
     return ApplicationError(
         "The storage service failed to handle the request.", code="storage_error", http_status=502
+    )
+
+
+def _type_not_allowed(message: str) -> TypeNotAllowed:
+    reason = message.removeprefix(TYPE_NOT_ALLOWED_PREFIX).lstrip(" :")
+    return TypeNotAllowed(
+        f"Files of this type are not accepted here: {reason}"
+        if reason
+        else "Files of this type are not accepted here."
     )

@@ -1,8 +1,9 @@
 """An in-memory StorageService on a real gRPC server: a test double of the contract.
 
-It verifies declared sizes, sniffs a few types, dispatches the default pipeline for
-originals and keeps everything in dictionaries. Tests of the webapp run against it
-because the webapp must not import the storage service.
+It verifies declared sizes, sniffs a few types (and applies allowed_types to them),
+dispatches the default pipeline for originals, opens and aborts upload sessions (their
+URLs point nowhere: the data plane is not faked) and keeps everything in dictionaries.
+Tests of the webapp run against it because the webapp must not import the storage service.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -22,6 +24,8 @@ from usp.storage_client import SERVICE_NAME
 from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
 
 READ_CHUNK = 64 * 1024
+UPLOAD_BASE_URL = "http://127.0.0.1:8001/uploads/"
+DEFAULT_EXPIRY = 86_400
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -41,6 +45,11 @@ def sniff(data: bytes) -> str:
     return "text/plain" if data else "application/x-empty"
 
 
+def type_allowed(content_type: str, patterns: list[str]) -> bool:
+    major = content_type.split("/", 1)[0]
+    return not patterns or any(p in ("*/*", content_type, f"{major}/*") for p in patterns)
+
+
 def default_pipeline(content_type: str) -> list[str]:
     if content_type.startswith("image/"):
         return ["metadata", "checksum", "image.thumbnail"]
@@ -54,8 +63,16 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
     blobs: dict[str, bytes] = field(default_factory=dict)
     files: dict[str, set[str]] = field(default_factory=dict)
     headers: list[storage_service_pb2.WriteHeader] = field(default_factory=list)
+    # Open upload sessions by file id, with the requests that opened them.
+    sessions: dict[str, storage_service_pb2.UploadSession] = field(default_factory=dict)
+    session_requests: list[storage_service_pb2.CreateUploadSessionRequest] = field(
+        default_factory=list
+    )
+    aborted: list[str] = field(default_factory=list)
     # When set, every write is refused with this status and message.
     refuse_writes: tuple[grpc.StatusCode, str] | None = None
+    # When set, every CreateUploadSession is refused with this status and message.
+    refuse_sessions: tuple[grpc.StatusCode, str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def WriteObject(
@@ -77,6 +94,13 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         if header.declared_sha256 and header.declared_sha256 != sha256:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "SHA-256 differs from the declared one")
         content_type = sniff(data)
+        if not header.derivative_of.kind and not type_allowed(
+            content_type, list(header.allowed_types)
+        ):
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"type_not_allowed: {content_type} is not one of {', '.join(header.allowed_types)}",
+            )
         with self.lock:
             created = sha256 not in self.blobs
             self.blobs[sha256] = data
@@ -120,6 +144,32 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
                 del self.blobs[sha]
         return storage_service_pb2.DeleteFileResponse(blobs_removed=len(orphans))
 
+    def CreateUploadSession(
+        self,
+        request: storage_service_pb2.CreateUploadSessionRequest,
+        context: grpc.ServicerContext,
+    ) -> storage_service_pb2.UploadSession:
+        if self.refuse_sessions:
+            context.abort(*self.refuse_sessions)
+        with self.lock:
+            self.session_requests.append(request)
+            session = self.sessions.get(request.file_id)
+            if session is None:
+                session = _new_session(request)
+                self.sessions[request.file_id] = session
+        return session
+
+    def AbortUploadSession(
+        self,
+        request: storage_service_pb2.AbortUploadSessionRequest,
+        context: grpc.ServicerContext,
+    ) -> storage_service_pb2.AbortUploadSessionResponse:
+        with self.lock:
+            session = self.sessions.pop(request.file_id, None)
+            if session is not None:
+                self.aborted.append(request.file_id)
+        return storage_service_pb2.AbortUploadSessionResponse(aborted=session is not None)
+
     def _blob(self, sha256: str, context: grpc.ServicerContext) -> bytes:
         with self.lock:
             data = self.blobs.get(sha256)
@@ -133,6 +183,23 @@ def _info(sha256: str, size: int, content_type: str) -> common_pb2.ObjectInfo:
     return common_pb2.ObjectInfo(
         checksum=common_pb2.Checksum(sha256=sha256), size=size, content_type=content_type
     )
+
+
+def _new_session(
+    request: storage_service_pb2.CreateUploadSessionRequest,
+) -> storage_service_pb2.UploadSession:
+    session_id = uuid.uuid4().hex
+    seconds = request.expires_in_seconds or DEFAULT_EXPIRY
+    session = storage_service_pb2.UploadSession(
+        session_id=session_id,
+        upload_url=f"{UPLOAD_BASE_URL}{session_id}?sig=fake",
+        max_size=request.size,
+        offset=0,
+    )
+    session.expires_at.FromDatetime(
+        datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+    )
+    return session
 
 
 @dataclass

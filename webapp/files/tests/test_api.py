@@ -45,6 +45,7 @@ def file_json(file: File, **overrides: Any) -> dict[str, Any]:
         "content_type": file.content_type,
         "sha256": file.sha256,
         "state": file.state,
+        "error": file.error,
         "created_at": iso(file.created_at),
         "metadata": file.metadata,
         "jobs": [job_json(job) for job in file.jobs.all()],
@@ -87,6 +88,7 @@ def test_upload_stores_the_bytes_and_returns_the_file_with_its_jobs_queued(
         "content_type": "image/png",
         "sha256": sha,
         "state": "processing",
+        "error": "",
         "created_at": iso(file.created_at),
         "metadata": {},
         "jobs": [
@@ -579,6 +581,8 @@ def test_api_root_links_the_collection_schema_and_grpc_api(settings: Any) -> Non
     assert response.status_code == 200
     assert response.json() == {
         "files": "http://files.example.com:8000/api/v1/files/",
+        "uploads": "http://files.example.com:8000/api/v1/uploads/",
+        "usage": "http://files.example.com:8000/api/v1/usage/",
         "schema": "http://files.example.com:8000/api/schema/",
         "grpc_api": "files.example.com:50999",
     }

@@ -31,13 +31,15 @@ def test_schema_is_valid_openapi_3_describing_every_operation() -> None:
         ("/api/v1/files/{file_id}/", "delete"),
         ("/api/v1/files/{file_id}/content", "get"),
         ("/api/v1/files/{file_id}/derivatives/{kind}", "get"),
+        ("/api/v1/uploads/", "post"),
+        ("/api/v1/usage/", "get"),
     }
     upload = schema["paths"]["/api/v1/files/"]["post"]
     assert set(upload["requestBody"]["content"]) == {
         "multipart/form-data",
         "application/x-www-form-urlencoded",
     }
-    assert set(upload["responses"]) == {"201", "400", "401", "403", "503"}
+    assert set(upload["responses"]) == {"201", "400", "401", "403", "413", "415", "503"}
     assert schema["components"]["securitySchemes"]["tokenAuth"] == {
         "type": "apiKey",
         "in": "header",
@@ -51,6 +53,7 @@ def test_schema_is_valid_openapi_3_describing_every_operation() -> None:
         "content_type",
         "sha256",
         "state",
+        "error",
         "created_at",
         "metadata",
         "jobs",
