@@ -126,7 +126,7 @@ export class PageUploader {
       })
     const session = await request(generation).catch((error) => {
       // The key was used before for a different request (other steps, say): start afresh.
-      if (error instanceof UploadRefused && error.status === 409) {
+      if (error instanceof UploadRefused && error.code === 'idempotency_key_reused') {
         return request(this.generations.bump(print))
       }
       throw error

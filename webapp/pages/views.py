@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from webapp.accounts.models import User
+from webapp.accounts.selectors import usage_get
 from webapp.core.errors import ApplicationError, NotFound
 from webapp.files.models import File, FileState
 from webapp.files.selectors import file_get, file_list
@@ -62,10 +63,11 @@ def _upload_context(request: HttpRequest) -> dict[str, Any]:
     unfinished = file_list(user=user).filter(state=FileState.AWAITING_UPLOAD)
     return {
         "form": UploadForm(),
-        "uploads_api_url": reverse("files:api-root") + "uploads/",
+        "uploads_api_url": reverse("files:upload-intents"),
         "chunk_size": getattr(settings, "PAGES_UPLOAD_CHUNK_SIZE", DEFAULT_CHUNK_SIZE),
         "max_upload_size": getattr(settings.USP, "max_upload_size", None),
         "unfinished": list(unfinished[:UNFINISHED_SHOWN]),
+        "usage": usage_get(user=user),
     }
 
 

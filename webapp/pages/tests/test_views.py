@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from pathlib import Path
@@ -109,6 +110,18 @@ def test_upload_page_lists_my_unfinished_uploads_only(
     assert section is not None
     assert re.findall(r'<li data-file-id="([^"]+)">', section[0]) == [str(waiting.pk)]
     assert "holiday.mov" in section[0]
+
+
+def test_upload_page_shows_my_usage_against_my_quota(signed_in: Client, settings: Any) -> None:
+    settings.USP = dataclasses.replace(settings.USP, quota_bytes=10 * 1024**3, quota_files=500)
+
+    html = signed_in.get("/upload/").text
+
+    usage = re.search(r'<p class="muted small usage">(.*?)</p>', html, re.S)
+    assert usage is not None
+    assert " ".join(usage[1].split()) == (
+        "You use 0 bytes of 10.0 GB and 0 of 500 files (unfinished uploads included)."
+    )
 
 
 def test_upload_page_without_unfinished_uploads_has_no_such_section(signed_in: Client) -> None:
