@@ -27,11 +27,13 @@ _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 def file_name_sanitize(raw: str) -> str:
     """A name fit for display and headers, never for a path.
 
-    Keeps the last path component; drops control, bidi-override and other invisible
-    characters; refuses "." and ".."; keeps at most 255 characters, with the extension.
+    Keeps the last path component; turns tabs and line breaks into single spaces; drops
+    NUL, control, bidi-override and other invisible characters; names of dots only
+    become "unnamed"; keeps at most 255 characters, with the extension.
     """
     base = _PATH_SEPARATORS.split(unicodedata.normalize("NFC", raw or ""))[-1]
-    visible = "".join(ch for ch in base if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    spaced = "".join(" " if ch.isspace() else ch for ch in base)
+    visible = "".join(ch for ch in spaced if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
     cleaned = " ".join(visible.split())
     if cleaned.strip(".") == "":
         return "unnamed"

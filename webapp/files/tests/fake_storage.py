@@ -69,6 +69,8 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         default_factory=list
     )
     aborted: list[str] = field(default_factory=list)
+    # (sha256, offset, length) of every ReadObject.
+    reads: list[tuple[str, int, int]] = field(default_factory=list)
     # When set, every write is refused with this status and message.
     refuse_writes: tuple[grpc.StatusCode, str] | None = None
     # When set, every CreateUploadSession is refused with this status and message.
@@ -120,6 +122,8 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
     def ReadObject(
         self, request: storage_service_pb2.ReadObjectRequest, context: grpc.ServicerContext
     ) -> Iterator[storage_service_pb2.ReadObjectResponse]:
+        with self.lock:
+            self.reads.append((request.checksum.sha256, request.offset, request.length))
         data = self._blob(request.checksum.sha256, context)
         end = request.offset + request.length if request.length else len(data)
         for start in range(request.offset, end, READ_CHUNK):

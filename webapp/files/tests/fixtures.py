@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from webapp.files.tests.fake_storage import FakeStorageServer, start_fake_storage
 
-__all__ = ["fake_storage", "storage_down"]
+__all__ = ["fake_storage", "storage_down", "usp_settings"]
 
 
 @pytest.fixture
@@ -37,3 +37,13 @@ def storage_down(settings: Any) -> str:
     target = f"127.0.0.1:{port}"
     settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=target)
     return target
+
+
+@pytest.fixture
+def usp_settings(settings: Any) -> Callable[..., None]:
+    """Changes fields of settings.USP for one test: `usp_settings(quota_files=2)`."""
+
+    def change(**fields: Any) -> None:
+        settings.USP = dataclasses.replace(settings.USP, **fields)
+
+    return change

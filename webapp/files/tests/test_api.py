@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -10,57 +11,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from webapp.accounts.models import User
+from webapp.accounts.models import Usage, User
 from webapp.files.models import File, FileState, Job, JobState
 from webapp.files.tests.factories import derivative_make, file_make, job_make
 from webapp.files.tests.fake_storage import FakeStorageServer
+from webapp.files.tests.resources import file_json, iso
 
 pytestmark = pytest.mark.django_db
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def job_json(job: Job) -> dict[str, Any]:
-    return {
-        "id": str(job.id),
-        "step": job.step,
-        "state": job.state,
-        "attempts": job.attempts,
-        "error": job.error,
-        "started_at": iso(job.started_at),
-        "finished_at": iso(job.finished_at),
-    }
-
-
-def file_json(file: File, **overrides: Any) -> dict[str, Any]:
-    base = f"http://testserver/api/v1/files/{file.id}"
-    body = {
-        "id": str(file.id),
-        "name": file.name,
-        "size": file.size,
-        "content_type": file.content_type,
-        "sha256": file.sha256,
-        "state": file.state,
-        "error": file.error,
-        "created_at": iso(file.created_at),
-        "metadata": file.metadata,
-        "jobs": [job_json(job) for job in file.jobs.all()],
-        "derivatives": [
-            {
-                "kind": d.kind,
-                "content_type": d.content_type,
-                "size": d.size,
-                "url": f"{base}/derivatives/{d.kind}",
-            }
-            for d in file.derivatives.all()
-        ],
-        "content_url": f"{base}/content",
-    }
-    return {**body, **overrides}
 
 
 def upload(client: APIClient, name: str, data: bytes, **extra: str) -> Any:
@@ -132,16 +91,141 @@ def test_upload_name_loses_its_directories_and_control_characters(
     assert fake_storage.storage.headers[0].name == "evil name.txt"
 
 
-def test_zero_byte_upload_is_accepted(
-    api_client: APIClient, fake_storage: FakeStorageServer
+def test_zero_byte_upload_is_accepted_and_stored(
+    api_client: APIClient, user: User, fake_storage: FakeStorageServer
 ) -> None:
     response = upload(api_client, "empty.bin", b"")
 
     assert response.status_code == 201, response.content
-    assert (response.json()["size"], response.json()["sha256"]) == (
+    body = response.json()
+    assert (body["size"], body["sha256"], body["state"]) == (
         0,
         hashlib.sha256(b"").hexdigest(),
+        "processing",
     )
+    assert [job["step"] for job in body["jobs"]] == ["metadata", "checksum"]
+    assert fake_storage.storage.headers[0].declared_size == 0
+    assert usage_of(user) == (0, 1)
+
+
+def usage_of(user: User) -> tuple[int, int]:
+    row = Usage.objects.filter(user=user).first()
+    return (row.bytes_used, row.files_used) if row else (0, 0)
+
+
+def test_upload_counts_against_the_quotas(
+    api_client: APIClient, user: User, fake_storage: FakeStorageServer
+) -> None:
+    upload(api_client, "a.txt", b"words")
+    upload(api_client, "b.txt", b"more words")
+
+    assert usage_of(user) == (15, 2)
+
+
+def test_upload_past_the_byte_quota_is_413_and_nothing_reaches_storage(
+    api_client: APIClient,
+    user: User,
+    fake_storage: FakeStorageServer,
+    usp_settings: Callable[..., None],
+) -> None:
+    usp_settings(quota_bytes=8)
+    assert upload(api_client, "a.txt", b"words").status_code == 201
+
+    response = upload(api_client, "b.txt", b"more")
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {
+            "code": "quota_exceeded",
+            "message": "This upload of 4 bytes would pass your storage quota: "
+            "5 of 8 bytes are in use.",
+        }
+    }
+    assert (File.objects.count(), len(fake_storage.storage.headers), usage_of(user)) == (
+        1,
+        1,
+        (5, 1),
+    )
+
+
+def test_upload_past_the_file_quota_is_413(
+    api_client: APIClient, fake_storage: FakeStorageServer, usp_settings: Callable[..., None]
+) -> None:
+    usp_settings(quota_files=1)
+    upload(api_client, "a.txt", b"words")
+
+    response = upload(api_client, "b.txt", b"x")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "quota_exceeded")
+
+
+def test_upload_over_the_size_limit_is_413_too_large_and_nothing_reaches_storage(
+    api_client: APIClient,
+    user: User,
+    fake_storage: FakeStorageServer,
+    usp_settings: Callable[..., None],
+) -> None:
+    usp_settings(max_upload_size=4)
+
+    response = upload(api_client, "a.txt", b"words")
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {
+            "code": "too_large",
+            "message": "The file is 5 bytes; uploads may be at most 4 bytes.",
+        }
+    }
+    assert (File.objects.count(), fake_storage.storage.headers, usage_of(user)) == (0, [], (0, 0))
+
+
+def test_upload_whose_name_claims_a_type_outside_the_policy_is_415_before_storage(
+    api_client: APIClient, fake_storage: FakeStorageServer, usp_settings: Callable[..., None]
+) -> None:
+    usp_settings(allowed_types=("image/*",))
+
+    response = upload(api_client, "notes.txt", b"words")
+
+    assert response.status_code == 415
+    assert response.json() == {
+        "error": {
+            "code": "type_not_allowed",
+            "message": "Files of type text/plain are not accepted here; allowed: image/*.",
+        }
+    }
+    assert (File.objects.count(), fake_storage.storage.headers) == (0, [])
+
+
+def test_upload_whose_bytes_are_outside_the_policy_is_415_from_storage_and_released(
+    api_client: APIClient,
+    user: User,
+    fake_storage: FakeStorageServer,
+    usp_settings: Callable[..., None],
+) -> None:
+    usp_settings(allowed_types=("image/*",))
+
+    response = upload(api_client, "fake.png", b"just words")
+
+    assert response.status_code == 415
+    assert response.json() == {
+        "error": {
+            "code": "type_not_allowed",
+            "message": "Files of this type are not accepted here: text/plain is not one of image/*",
+        }
+    }
+    assert list(fake_storage.storage.headers) == []
+    assert (File.objects.count(), usage_of(user)) == (0, (0, 0))
+
+
+def test_upload_sends_the_type_policy_to_storage(
+    api_client: APIClient, fake_storage: FakeStorageServer, usp_settings: Callable[..., None]
+) -> None:
+    usp_settings(allowed_types=("image/*", "application/pdf"))
+
+    response = upload(api_client, "photo.png", PNG)
+
+    assert response.status_code == 201, response.content
+    assert list(fake_storage.storage.headers[0].allowed_types) == ["image/*", "application/pdf"]
 
 
 def test_upload_larger_than_the_memory_limit_spools_to_disk_and_arrives_whole(
@@ -197,8 +281,8 @@ def test_upload_with_a_malformed_pipeline_is_400_and_nothing_is_stored(
     assert (File.objects.count(), fake_storage.storage.headers) == (0, [])
 
 
-def test_upload_when_storage_is_unreachable_is_503_and_leaves_no_file(
-    api_client: APIClient, storage_down: str
+def test_upload_when_storage_is_unreachable_is_503_and_leaves_no_file_and_no_usage(
+    api_client: APIClient, user: User, storage_down: str
 ) -> None:
     response = upload(api_client, "a.txt", b"words")
 
@@ -210,7 +294,7 @@ def test_upload_when_storage_is_unreachable_is_503_and_leaves_no_file(
             "Try again shortly.",
         }
     }
-    assert File.objects.count() == 0
+    assert (File.objects.count(), usage_of(user)) == (0, (0, 0))
 
 
 @pytest.mark.parametrize(
