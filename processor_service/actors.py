@@ -17,6 +17,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from processor_service import protocol
 from processor_service.processing import Task, describe_failure, run_task
 from processor_service.reporting import JobReporter
+from processor_service.sandbox import DecoderFailure, SandboxLimits, limits_for
 from processor_service.settings import Settings
 from processor_service.steps import PermanentError, StepOptions
 from usp import jobs
@@ -94,24 +95,44 @@ class JobHandler:
     ) -> None:
         self._storage = storage
         self._reporter = reporter
-        self._options = StepOptions(
-            thumbnail_size=settings.thumbnail_size,
-            thumbnail_format=settings.thumbnail_format,
-            max_pixels=settings.max_pixels,
-        )
+        self._options = step_options(settings)
+        self._sandbox = sandbox_limits(settings)
+        self._max_crashes = settings.decoder_max_crashes
 
     def handle(self, payload: Any, *, attempt: int, max_retries: int) -> None:
         """Raises PermanentError (never retried) or anything else (retried)."""
         task = _parse(payload)
         self._reporter.started(task, attempt=attempt)
         try:
-            outcome = run_task(task, storage=self._storage, options=self._options)
+            outcome = run_task(
+                task, storage=self._storage, options=self._options, sandbox=self._sandbox
+            )
         except (Exception, TimeLimitExceeded) as error:
-            failure = describe_failure(error)
+            failure = describe_failure(error, attempt=attempt, max_crashes=self._max_crashes)
             will_retry = failure.transient and attempt <= max_retries
             self._reporter.failed(task, attempt=attempt, error=failure, will_retry=will_retry)
+            if isinstance(error, DecoderFailure) and not failure.transient:
+                raise PermanentError(failure.code, failure.message) from error
             raise
         self._reporter.succeeded(task, attempt=attempt, outcome=outcome)
+
+
+def step_options(settings: Settings) -> StepOptions:
+    return StepOptions(
+        thumbnail_sizes=settings.thumbnail_sizes,
+        thumbnail_format=settings.thumbnail_format,
+        max_pixels=settings.max_pixels,
+        archive_max_entries=settings.archive_max_entries,
+        archive_max_total=settings.archive_max_total,
+        archive_max_ratio=settings.archive_max_ratio,
+        time_limit_s=settings.step_time_limit_ms / 1000,
+    )
+
+
+def sandbox_limits(settings: Settings) -> SandboxLimits:
+    return limits_for(
+        memory_bytes=settings.decoder_memory_limit, time_limit_ms=settings.step_time_limit_ms
+    )
 
 
 def _parse(payload: Any) -> Task:

@@ -1,8 +1,9 @@
 """One job, start to end, without the broker: fetch, verify, run the step, store.
 
-The input is streamed from storage into a spooled temporary file (memory for small
-files, disk beyond that) while its SHA-256 is computed, so memory stays flat whatever
-the file size and no step ever sees bytes that differ from what storage committed.
+The input is streamed from storage into a temporary file while its SHA-256 is
+computed, so memory stays flat whatever the file size and no step ever sees bytes
+that differ from what storage committed. Isolated steps get that file's path in a
+resource-limited child process (see sandbox); the others run in the worker.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from typing import Any, BinaryIO, cast
 import grpc
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
+from processor_service.sandbox import DecoderFailure, SandboxLimits, run_isolated
 from processor_service.steps import (
     DerivativeOutput,
     PermanentError,
+    Step,
     StepInput,
     StepOptions,
+    StepResult,
     find_step,
 )
 from usp.errors import ServiceError
 from usp.storage_client import StorageClient, StoredObject
 
 logger = logging.getLogger(__name__)
-
-SPOOL_MAX_MEMORY = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,25 +64,48 @@ class JobError:
     transient: bool
 
 
-def run_task(task: Task, *, storage: StorageClient, options: StepOptions) -> Outcome:
-    """Run `task`'s step on its verified input and store what it produced."""
+def run_task(
+    task: Task,
+    *,
+    storage: StorageClient,
+    options: StepOptions,
+    sandbox: SandboxLimits | None = None,
+) -> Outcome:
+    """Run `task`'s step on its verified input and store what it produced.
+
+    An isolated step runs under `sandbox`'s limits; with no limits given, in-process.
+    """
     step = find_step(task.step)
     source = StepInput(task.input.sha256, task.input.size, task.input.content_type)
     with fetch_verified(storage, task.input) as stream:
-        result = step.run(stream, source, options)
+        result = run_step(step, stream, source, options, sandbox)
     stored = [store_derivative(storage, task, output) for output in result.derivatives]
     return Outcome(metadata=result.metadata, derivatives=stored)
 
 
+def run_step(
+    step: Step,
+    stream: BinaryIO,
+    source: StepInput,
+    options: StepOptions,
+    sandbox: SandboxLimits | None,
+) -> StepResult:
+    if step.isolated and sandbox is not None:
+        return run_isolated(step.run, stream.name, source, options, sandbox)
+    return step.run(stream, source, options)
+
+
 @contextmanager
 def fetch_verified(storage: StorageClient, expected: StoredObject) -> Iterator[BinaryIO]:
-    """The object's bytes, rewound, once their SHA-256 is proven to be `expected`'s."""
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY) as spool:
+    """The object's bytes in a named temporary file, rewound, once their SHA-256 is
+    proven to be `expected`'s."""
+    with tempfile.NamedTemporaryFile(prefix="usp-input-") as spool:
         digest = hashlib.sha256()
         for chunk in _read(storage, expected.sha256):
             digest.update(chunk)
             spool.write(chunk)
         _check_digest(digest.hexdigest(), expected.sha256)
+        spool.flush()
         spool.seek(0)
         yield cast(BinaryIO, spool)
 
@@ -115,10 +140,18 @@ def store_derivative(
     return StoredDerivative(kind=output.kind, object=result.object)
 
 
-def describe_failure(error: BaseException) -> JobError:
-    """What to tell the world about a failed attempt: a stable code and a message."""
+def describe_failure(error: BaseException, *, attempt: int = 1, max_crashes: int = 1) -> JobError:
+    """What to tell the world about a failed attempt: a stable code and a message.
+
+    A decoder that crashed may have met a passing shortage (memory taken by others, an
+    OOM kill), so it is transient until `max_crashes` attempts have failed.
+    """
     if isinstance(error, PermanentError):
         return JobError(error.code, error.message, transient=False)
+    if isinstance(error, DecoderFailure):
+        if attempt < max_crashes:
+            return JobError(error.code, error.message, transient=True)
+        return JobError(error.code, f"{error.message} (attempt {attempt})", transient=False)
     if isinstance(error, ServiceError):
         code = "storage_unavailable" if error.unavailable else "storage_error"
         return JobError(code, error.message, transient=True)

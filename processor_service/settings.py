@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from usp import config
 
 THUMBNAIL_FORMATS = ("WEBP", "JPEG")
+GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class Settings:
     broker_url: str = ""
     namespace: str = "usp"
     worker_threads: int = 4
-    thumbnail_size: int = 256
+    thumbnail_sizes: tuple[int, ...] = (256, 1024)
     thumbnail_format: str = "WEBP"
     max_pixels: int = 50_000_000
     step_time_limit_ms: int = 300_000
@@ -25,6 +26,11 @@ class Settings:
     min_backoff_ms: int = 1000
     max_backoff_ms: int = 60_000
     shutdown_timeout_ms: int = 30_000
+    archive_max_entries: int = 10_000
+    archive_max_total: int = 10 * GIB
+    archive_max_ratio: int = 100
+    decoder_memory_limit: int = GIB
+    decoder_max_crashes: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -37,7 +43,7 @@ class Settings:
             broker_url=config.broker_url(environ),
             namespace=config.broker_namespace(environ),
             worker_threads=config.env_int("USP_PROCESSOR_THREADS", 4, environ),
-            thumbnail_size=config.env_int("USP_THUMBNAIL_SIZE", 256, environ),
+            thumbnail_sizes=_sizes("USP_THUMBNAIL_SIZES", ["256", "1024"], environ),
             thumbnail_format=config.env_str("USP_THUMBNAIL_FORMAT", "WEBP", environ).upper(),
             max_pixels=config.env_int("USP_MAX_IMAGE_PIXELS", 50_000_000, environ),
             step_time_limit_ms=config.env_int("USP_STEP_TIME_LIMIT", 300_000, environ),
@@ -45,6 +51,11 @@ class Settings:
             min_backoff_ms=config.env_int("USP_JOB_MIN_BACKOFF", 1000, environ),
             max_backoff_ms=config.env_int("USP_JOB_MAX_BACKOFF", 60_000, environ),
             shutdown_timeout_ms=config.env_int("USP_PROCESSOR_SHUTDOWN_TIMEOUT", 30_000, environ),
+            archive_max_entries=config.env_int("USP_ARCHIVE_MAX_ENTRIES", 10_000, environ),
+            archive_max_total=config.env_int("USP_ARCHIVE_MAX_TOTAL", 10 * GIB, environ),
+            archive_max_ratio=config.env_int("USP_ARCHIVE_MAX_RATIO", 100, environ),
+            decoder_memory_limit=config.env_int("USP_DECODER_MEMORY_LIMIT", GIB, environ),
+            decoder_max_crashes=config.env_int("USP_DECODER_MAX_CRASHES", 2, environ),
         )
         settings.validate()
         return settings
@@ -55,16 +66,33 @@ class Settings:
             raise config.ConfigError(
                 f"USP_THUMBNAIL_FORMAT must be WEBP or JPEG, got {self.thumbnail_format!r}"
             )
+        if not self.thumbnail_sizes:
+            raise config.ConfigError("USP_THUMBNAIL_SIZES must name at least one size")
         _require_positive(
             USP_PROCESSOR_THREADS=self.worker_threads,
-            USP_THUMBNAIL_SIZE=self.thumbnail_size,
+            USP_THUMBNAIL_SIZES=min(self.thumbnail_sizes),
             USP_MAX_IMAGE_PIXELS=self.max_pixels,
             USP_STEP_TIME_LIMIT=self.step_time_limit_ms,
             USP_JOB_MIN_BACKOFF=self.min_backoff_ms,
             USP_JOB_MAX_BACKOFF=self.max_backoff_ms,
+            USP_ARCHIVE_MAX_ENTRIES=self.archive_max_entries,
+            USP_ARCHIVE_MAX_TOTAL=self.archive_max_total,
+            USP_ARCHIVE_MAX_RATIO=self.archive_max_ratio,
+            USP_DECODER_MEMORY_LIMIT=self.decoder_memory_limit,
         )
         if self.max_retries < 0:
             raise config.ConfigError("USP_JOB_MAX_RETRIES must be zero or more")
+        if self.decoder_max_crashes < 1:
+            raise config.ConfigError("USP_DECODER_MAX_CRASHES must be one or more")
+
+
+def _sizes(name: str, default: list[str], environ: Mapping[str, str] | None) -> tuple[int, ...]:
+    """A comma-separated list of pixel sizes, without duplicates, smallest first."""
+    items = config.env_list(name, default, environ)
+    try:
+        return tuple(sorted({int(item) for item in items}))
+    except ValueError:
+        raise config.ConfigError(f"{name} must be whole numbers separated by commas") from None
 
 
 def _require_positive(**values: int) -> None:

@@ -13,6 +13,7 @@ import threading
 import dramatiq
 from dramatiq.middleware import CurrentMessage, TimeLimit
 
+from processor_service import sandbox
 from processor_service.actors import declare_actors
 from processor_service.settings import Settings
 from usp import jobs
@@ -66,6 +67,7 @@ def start(
 ) -> dramatiq.Worker:
     """Create and start a worker; stop it with `worker.stop(timeout_ms)`."""
     worker = create_worker(settings, broker=broker, storage=storage, publisher=publisher)
+    sandbox.warm_up()
     worker.start()
     logger.info(
         "processor worker started",

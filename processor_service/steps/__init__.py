@@ -2,14 +2,18 @@
 
 A step is a pure function: it reads a seekable binary stream and returns metadata and
 derivative bytes; it never talks to storage or the broker. Adding a step is one module
-plus one line in `REGISTRY`.
+plus one line in `_registry`. Steps judge their input by its bytes and by the type
+storage sniffed from them, never by a file name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, BinaryIO
+
+GIB = 1024**3
 
 
 class PermanentError(Exception):
@@ -32,11 +36,20 @@ class StepInput:
 
 @dataclass(frozen=True)
 class StepOptions:
-    """Limits and choices that come from the processor's settings."""
+    """Limits and choices; the processor's settings fill the configurable ones."""
 
-    thumbnail_size: int = 256
+    thumbnail_sizes: tuple[int, ...] = (256, 1024)
     thumbnail_format: str = "WEBP"
     max_pixels: int = 50_000_000
+    preview_size: int = 1024
+    archive_max_entries: int = 10_000
+    archive_max_total: int = 10 * GIB
+    archive_max_ratio: int = 100
+    text_detect_bytes: int = 64 * 1024
+    text_preview_chars: int = 1000
+    pdf_text_pages: int = 10
+    pdf_text_chars: int = 20_000
+    time_limit_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -57,18 +70,52 @@ StepFunction = Callable[[BinaryIO, StepInput, StepOptions], StepResult]
 
 @dataclass(frozen=True)
 class Step:
+    """A named, versioned step.
+
+    `accepts` holds MIME type patterns (fnmatch style) of the inputs the step is meant
+    for; `limits` names the StepOptions fields it enforces; an `isolated` step decodes
+    untrusted formats and runs in a resource-limited child process.
+    """
+
     name: str
     version: int
     run: StepFunction
+    accepts: tuple[str, ...] = ("*/*",)
+    limits: tuple[str, ...] = ()
+    isolated: bool = False
+
+    def accepts_type(self, content_type: str) -> bool:
+        essence = base_type(content_type)
+        return any(fnmatchcase(essence, pattern) for pattern in self.accepts)
+
+
+def base_type(content_type: str) -> str:
+    """`text/plain; charset=utf-8` -> `text/plain`."""
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 def _registry() -> dict[str, Step]:
-    from processor_service.steps import checksum, metadata, thumbnail
+    from processor_service.steps import (
+        archive_listing,
+        checksum,
+        image_metadata,
+        media_probe,
+        metadata,
+        pdf_preview,
+        text_stats,
+        thumbnail,
+    )
+    from processor_service.steps.types import ARCHIVE, IMAGES, MEDIA, PDF, TEXT
 
     steps = [
-        Step("metadata", 1, metadata.run),
+        Step("metadata", 1, metadata.run, limits=("max_pixels",), isolated=True),
         Step("checksum", 1, checksum.run),
-        Step("image.thumbnail", 1, thumbnail.run),
+        Step("image.metadata", 1, image_metadata.run, IMAGES, ("max_pixels",), isolated=True),
+        Step("image.thumbnail", 2, thumbnail.run, IMAGES, thumbnail.LIMITS, isolated=True),
+        Step("pdf.preview", 1, pdf_preview.run, PDF, pdf_preview.LIMITS, isolated=True),
+        Step("text.stats", 1, text_stats.run, TEXT, text_stats.LIMITS),
+        Step("archive.listing", 1, archive_listing.run, ARCHIVE, archive_listing.LIMITS, True),
+        Step("media.probe", 1, media_probe.run, MEDIA, media_probe.LIMITS, isolated=True),
     ]
     return {step.name: step for step in steps}
 
@@ -82,3 +129,10 @@ def find_step(name: str) -> Step:
         return REGISTRY[name]
     except KeyError:
         raise PermanentError("unknown_step", f"no step is called {name!r}") from None
+
+
+def default_pipeline(content_type: str) -> list[str]:
+    """The steps a fresh upload of this (sniffed) type gets when none are named."""
+    from processor_service.steps.types import pipeline_for
+
+    return pipeline_for(base_type(content_type))

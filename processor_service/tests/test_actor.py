@@ -91,10 +91,10 @@ def summary(envelopes: list[common_pb2.EventEnvelope]) -> list[tuple[str, str, s
     return [(e.type, e.file_id, e.job_id, e.sequence) for e in envelopes]
 
 
-def test_image_gets_a_stored_webp_thumbnail_and_started_then_succeeded_events(
+def test_image_gets_stored_webp_thumbnails_and_started_then_succeeded_events(
     harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
 ) -> None:
-    original = fake_storage.put(jpeg_with_exif(halves(1024, 768)))
+    original = fake_storage.put(jpeg_with_exif(halves(2048, 1536)))
 
     job_id = harness.process("image.thumbnail", original)
 
@@ -104,26 +104,33 @@ def test_image_gets_a_stored_webp_thumbnail_and_started_then_succeeded_events(
         ("job.succeeded", FILE_ID, job_id, 12),
     ]
     assert as_dict(payload(started)) == {"attempt": 1, "step": "image.thumbnail"}
-    [stored] = fake_storage.derivatives
-    thumbnail = fake_storage.objects[stored.sha256]
-    assert stored == RecordedDerivative(FILE_ID, "thumbnail-256", job_id, stored.sha256)
+    small, large = fake_storage.derivatives
+    assert small == RecordedDerivative(FILE_ID, "thumbnail-256", job_id, small.sha256)
+    assert large == RecordedDerivative(FILE_ID, "thumbnail-1024", job_id, large.sha256)
     assert as_dict(payload(succeeded)) == {
         "attempt": 1,
         "step": "image.thumbnail",
-        "metadata": {"thumbnail": {"width": 256.0, "height": 192.0}},
+        "metadata": {
+            "thumbnails": {
+                "thumbnail-256": {"width": 256.0, "height": 192.0},
+                "thumbnail-1024": {"width": 1024.0, "height": 768.0},
+            }
+        },
         "derivatives": [
             {
-                "kind": "thumbnail-256",
+                "kind": stored.kind,
                 "object": {
                     "checksum": {"sha256": stored.sha256},
-                    "size": str(len(thumbnail)),
+                    "size": str(len(fake_storage.objects[stored.sha256])),
                     "content_type": "image/webp",
                 },
             }
+            for stored in (small, large)
         ],
     }
-    with Image.open(io.BytesIO(thumbnail)) as image:
-        assert (image.format, image.size) == ("WEBP", (256, 192))
+    for stored, size in ((small, (256, 192)), (large, (1024, 768))):
+        with Image.open(io.BytesIO(fake_storage.objects[stored.sha256])) as image:
+            assert (image.format, image.size) == ("WEBP", size)
 
 
 def test_metadata_step_reports_image_details_in_the_succeeded_event(
@@ -203,7 +210,7 @@ def test_unavailable_storage_is_reported_as_retrying_and_the_retry_succeeds(
     }
     assert payload(received[3]).attempt == 2
     assert fake_storage.reads == [original.checksum.sha256] * 2
-    assert [d.kind for d in fake_storage.derivatives] == ["thumbnail-256"]
+    assert [d.kind for d in fake_storage.derivatives] == ["thumbnail-256", "thumbnail-1024"]
     assert harness.broker.dead_letters == []
 
 

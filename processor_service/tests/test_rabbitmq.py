@@ -72,6 +72,7 @@ def test_task_enqueued_on_rabbitmq_is_processed_and_job_succeeded_is_published(
     succeeded = processor_service_pb2.JobSucceeded()
     assert received[1].payload.Unpack(succeeded)
     assert [(d.kind, d.object.content_type) for d in succeeded.derivatives] == [
-        ("thumbnail-256", "image/webp")
+        ("thumbnail-256", "image/webp"),
+        ("thumbnail-1024", "image/webp"),
     ]
-    assert [d.kind for d in fake.derivatives] == ["thumbnail-256"]
+    assert [d.kind for d in fake.derivatives] == ["thumbnail-256", "thumbnail-1024"]

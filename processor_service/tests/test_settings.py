@@ -13,7 +13,7 @@ def test_defaults_point_at_local_storage_and_the_embedded_brokers() -> None:
         broker_url="",
         namespace="usp",
         worker_threads=4,
-        thumbnail_size=256,
+        thumbnail_sizes=(256, 1024),
         thumbnail_format="WEBP",
         max_pixels=50_000_000,
         step_time_limit_ms=300_000,
@@ -21,6 +21,11 @@ def test_defaults_point_at_local_storage_and_the_embedded_brokers() -> None:
         min_backoff_ms=1000,
         max_backoff_ms=60_000,
         shutdown_timeout_ms=30_000,
+        archive_max_entries=10_000,
+        archive_max_total=10 * 1024**3,
+        archive_max_ratio=100,
+        decoder_memory_limit=1024**3,
+        decoder_max_crashes=2,
     )
 
 
@@ -32,7 +37,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
             "USP_BROKER_URL": "amqp://rabbit/",
             "USP_BROKER_NAMESPACE": "prod",
             "USP_PROCESSOR_THREADS": "2",
-            "USP_THUMBNAIL_SIZE": "128",
+            "USP_THUMBNAIL_SIZES": "512, 128,512",
             "USP_THUMBNAIL_FORMAT": "jpeg",
             "USP_MAX_IMAGE_PIXELS": "1000",
             "USP_STEP_TIME_LIMIT": "5000",
@@ -40,6 +45,11 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
             "USP_JOB_MIN_BACKOFF": "10",
             "USP_JOB_MAX_BACKOFF": "20",
             "USP_PROCESSOR_SHUTDOWN_TIMEOUT": "100",
+            "USP_ARCHIVE_MAX_ENTRIES": "50",
+            "USP_ARCHIVE_MAX_TOTAL": "1000000",
+            "USP_ARCHIVE_MAX_RATIO": "7",
+            "USP_DECODER_MEMORY_LIMIT": "536870912",
+            "USP_DECODER_MAX_CRASHES": "1",
         }
     )
 
@@ -49,7 +59,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         broker_url="amqp://rabbit/",
         namespace="prod",
         worker_threads=2,
-        thumbnail_size=128,
+        thumbnail_sizes=(128, 512),
         thumbnail_format="JPEG",
         max_pixels=1000,
         step_time_limit_ms=5000,
@@ -57,6 +67,11 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         min_backoff_ms=10,
         max_backoff_ms=20,
         shutdown_timeout_ms=100,
+        archive_max_entries=50,
+        archive_max_total=1_000_000,
+        archive_max_ratio=7,
+        decoder_memory_limit=512 * 1024**2,
+        decoder_max_crashes=1,
     )
 
 
@@ -68,7 +83,12 @@ def test_storage_target_follows_the_storage_grpc_port_when_not_given() -> None:
     ("name", "value"),
     [
         ("USP_THUMBNAIL_FORMAT", "GIF"),
-        ("USP_THUMBNAIL_SIZE", "0"),
+        ("USP_THUMBNAIL_SIZES", "256,0"),
+        ("USP_THUMBNAIL_SIZES", "256,big"),
+        ("USP_THUMBNAIL_SIZES", ","),
+        ("USP_ARCHIVE_MAX_RATIO", "0"),
+        ("USP_DECODER_MEMORY_LIMIT", "-1"),
+        ("USP_DECODER_MAX_CRASHES", "0"),
         ("USP_PROCESSOR_THREADS", "many"),
         ("USP_JOB_MAX_RETRIES", "-1"),
     ],

@@ -4,10 +4,11 @@ import io
 from typing import Any
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import ExifTags, Image, ImageFile, JpegImagePlugin
 
 from processor_service.steps import PermanentError, StepOptions, StepResult, thumbnail
 from processor_service.tests.images import (
+    SVG_WITH_SCRIPT,
     encoded,
     halves,
     jpeg_with_exif,
@@ -32,18 +33,27 @@ def decode(data: bytes) -> Image.Image:
     return image
 
 
-def test_thumbnail_is_webp_with_longest_side_256_and_the_same_aspect_ratio() -> None:
-    result = run(png(1024, 512))
+def test_thumbnails_are_webp_at_each_configured_size_with_the_same_aspect_ratio() -> None:
+    result = run(png(2048, 1024))
 
-    [derivative] = result.derivatives
-    assert (derivative.kind, derivative.content_type) == ("thumbnail-256", "image/webp")
-    image = decode(derivative.data)
-    assert (image.format, image.size) == ("WEBP", (256, 128))
-    assert result.metadata == {"thumbnail": {"width": 256, "height": 128}}
+    assert [(d.kind, d.content_type) for d in result.derivatives] == [
+        ("thumbnail-256", "image/webp"),
+        ("thumbnail-1024", "image/webp"),
+    ]
+    assert [(decode(d.data).format, decode(d.data).size) for d in result.derivatives] == [
+        ("WEBP", (256, 128)),
+        ("WEBP", (1024, 512)),
+    ]
+    assert result.metadata == {
+        "thumbnails": {
+            "thumbnail-256": {"width": 256, "height": 128},
+            "thumbnail-1024": {"width": 1024, "height": 512},
+        }
+    }
 
 
 def test_portrait_image_gets_its_height_reduced_to_the_thumbnail_size() -> None:
-    result = run(png(300, 900))
+    result = run(png(300, 900), thumbnail_sizes=(256,))
 
     assert decode(result.derivatives[0].data).size == (85, 256)
 
@@ -61,35 +71,90 @@ def test_exif_orientation_6_turns_a_landscape_image_into_an_upright_portrait() -
     assert red < 60 and blue > 200
 
 
-def test_thumbnail_carries_no_exif_from_the_original() -> None:
-    data = jpeg_with_exif(halves(800, 600))
+def test_thumbnails_carry_no_exif_and_no_gps_from_the_original() -> None:
+    data = jpeg_with_exif(halves(1600, 1200), gps=True)
+    assert decode(data).getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the original has GPS
 
-    image = decode(run(data, "image/jpeg").derivatives[0].data)
+    derivatives = run(data, "image/jpeg").derivatives
 
-    assert dict(image.getexif()) == {}
-    assert "exif" not in image.info
+    assert len(derivatives) == 2
+    for derivative in derivatives:
+        image = decode(derivative.data)
+        assert dict(image.getexif()) == {}
+        assert "exif" not in image.info
+        assert b"Exif" not in derivative.data
+        assert b"TestCam" not in derivative.data
 
 
 def test_jpeg_output_is_produced_when_configured() -> None:
     data = jpeg_with_exif(halves(1200, 900))
 
-    [derivative] = run(data, "image/jpeg", thumbnail_format="JPEG").derivatives
+    derivatives = run(data, "image/jpeg", thumbnail_format="JPEG").derivatives
 
-    assert derivative.content_type == "image/jpeg"
-    image = decode(derivative.data)
-    assert (image.format, image.size) == ("JPEG", (256, 192))
-    assert dict(image.getexif()) == {}
-
-
-def test_thumbnail_size_comes_from_the_options_and_names_the_derivative() -> None:
-    [derivative] = run(png(1000, 1000), thumbnail_size=64).derivatives
-
-    assert derivative.kind == "thumbnail-64"
-    assert decode(derivative.data).size == (64, 64)
+    assert [d.content_type for d in derivatives] == ["image/jpeg", "image/jpeg"]
+    images = [decode(d.data) for d in derivatives]
+    assert [(i.format, i.size) for i in images] == [("JPEG", (256, 192)), ("JPEG", (1024, 768))]
+    assert all(dict(image.getexif()) == {} for image in images)
 
 
-def test_small_image_is_not_enlarged() -> None:
-    assert decode(run(png(40, 30)).derivatives[0].data).size == (40, 30)
+def test_thumbnail_sizes_come_from_the_options_and_name_the_derivatives() -> None:
+    derivatives = run(png(1000, 1000), thumbnail_sizes=(64, 500)).derivatives
+
+    assert [(d.kind, decode(d.data).size) for d in derivatives] == [
+        ("thumbnail-64", (64, 64)),
+        ("thumbnail-500", (500, 500)),
+    ]
+
+
+def test_small_image_is_never_enlarged() -> None:
+    derivatives = run(png(40, 30)).derivatives
+
+    assert [(d.kind, decode(d.data).size) for d in derivatives] == [
+        ("thumbnail-256", (40, 30)),
+        ("thumbnail-1024", (40, 30)),
+    ]
+
+
+def test_image_between_the_sizes_keeps_its_size_in_the_larger_thumbnail() -> None:
+    derivatives = run(png(600, 300)).derivatives
+
+    assert [decode(d.data).size for d in derivatives] == [(256, 128), (600, 300)]
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded_sizes: list[tuple[int, int]] = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self: JpegImagePlugin.JpegImageFile, *args: Any, **kwargs: Any) -> Any:
+        chosen = draft(self, *args, **kwargs)
+        decoded_sizes.append(self.size)
+        return chosen
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+
+    derivatives = run(encoded(halves(4096, 3072), "JPEG"), "image/jpeg").derivatives
+
+    # Draft mode decodes at 1/2 here: the smallest scale still covering 1024 pixels.
+    assert decoded_sizes == [(2048, 1536)]
+    assert [decode(d.data).size for d in derivatives] == [(256, 192), (1024, 768)]
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (SVG_WITH_SCRIPT, "image/svg+xml"),
+        (SVG_WITH_SCRIPT, "text/plain"),
+        (b"\xef\xbb\xbf  " + SVG_WITH_SCRIPT, "application/octet-stream"),
+    ],
+)
+def test_svg_is_refused_and_never_rasterized(data: bytes, content_type: str) -> None:
+    with pytest.raises(PermanentError) as caught:
+        run(data, content_type)
+
+    assert (caught.value.code, caught.value.message) == (
+        "unsupported_image",
+        "SVG is not rasterized",
+    )
 
 
 def test_transparency_survives_in_a_webp_thumbnail() -> None:

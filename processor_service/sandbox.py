@@ -1,0 +1,192 @@
+"""Running a step in a child process with a memory and CPU ceiling.
+
+Decoders of untrusted formats (Pillow, PDFium, archive readers, ffmpeg) run in a child
+forked from a forkserver that has already imported them, so a call costs a few
+milliseconds, never a fork of the threaded worker itself. The child limits its own
+address space (RLIMIT_AS) and CPU time (RLIMIT_CPU), which programs it starts inherit,
+and writes no core dumps. It opens the input by the path the parent gives it and sends
+back JSON and raw derivative bytes, never a pickle, so the parent trusts nothing it
+gets. A child that dies, runs out of memory or overstays becomes a DecoderFailure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext
+from typing import Any
+
+from processor_service.sandbox_child import child_main, nothing
+from processor_service.steps import (
+    DerivativeOutput,
+    PermanentError,
+    StepFunction,
+    StepInput,
+    StepOptions,
+    StepResult,
+)
+
+logger = logging.getLogger(__name__)
+
+# Imported once by the forkserver so each child starts with the decoders loaded.
+PRELOAD = ["__main__", "processor_service.sandbox_child"]
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+POLL_SECONDS = 0.2
+REAP_SECONDS = 5.0
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    memory_bytes: int = 1024**3
+    cpu_seconds: int = 300
+    wall_seconds: float = 300.0
+
+
+class DecoderFailure(Exception):
+    """The child process died, ran out of memory or ran out of time."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class StepCrashed(Exception):
+    """The step raised an unexpected exception inside the child."""
+
+
+_context_lock = threading.Lock()
+_context: ForkServerContext | None = None
+
+
+def context() -> ForkServerContext:
+    """The forkserver context, its preload set before the server first starts."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            _context = multiprocessing.get_context("forkserver")
+            _context.set_forkserver_preload(PRELOAD)
+        return _context
+
+
+def warm_up() -> None:
+    """Start the forkserver and its imports in the background, not in the first job."""
+    threading.Thread(target=_prime, name="usp-sandbox-warm-up", daemon=True).start()
+
+
+def _prime() -> None:
+    try:
+        run_isolated(nothing, os.devnull, StepInput("", 0, ""), StepOptions(), SandboxLimits())
+    except Exception:
+        logger.warning("the decoder sandbox could not be started", exc_info=True)
+
+
+def run_isolated(
+    function: StepFunction,
+    path: str,
+    source: StepInput,
+    options: StepOptions,
+    limits: SandboxLimits,
+) -> StepResult:
+    """`function(open(path), source, options)` in a limited child; its result or error."""
+    receiver, sender = context().Pipe(duplex=False)
+    process = context().Process(
+        target=child_main,
+        args=(function, path, source, options, limits.memory_bytes, limits.cpu_seconds, sender),
+        name="usp-decoder",
+        daemon=True,
+    )
+    process.start()
+    sender.close()
+    try:
+        return _receive(receiver, process, limits)
+    finally:
+        receiver.close()
+        _reap(process)
+
+
+def _receive(receiver: Connection, process: Any, limits: SandboxLimits) -> StepResult:
+    deadline = time.monotonic() + limits.wall_seconds
+    # Short polls, so that the worker's own time limit can interrupt the wait.
+    while not receiver.poll(POLL_SECONDS):
+        if time.monotonic() > deadline:
+            raise DecoderFailure(
+                "time_limit_exceeded", f"the decoder ran longer than {limits.wall_seconds:g}s"
+            )
+    try:
+        header = json.loads(receiver.recv_bytes(MAX_MESSAGE_BYTES))
+        blobs = [receiver.recv_bytes(MAX_MESSAGE_BYTES) for _ in header.get("derivatives", ())]
+    except EOFError:
+        raise _death(process) from None
+    except (OSError, ValueError) as error:
+        message = f"the decoder sent a broken result: {error}"
+        raise DecoderFailure("decoder_crashed", message) from None
+    return _result(header, blobs)
+
+
+def _result(header: dict[str, Any], blobs: list[bytes]) -> StepResult:
+    error = header.get("error")
+    if error is not None:
+        raise _error(error)
+    derivatives = [
+        DerivativeOutput(str(item["kind"]), str(item["content_type"]), blob)
+        for item, blob in zip(header["derivatives"], blobs, strict=True)
+    ]
+    return StepResult(metadata=header["metadata"], derivatives=derivatives)
+
+
+def _error(error: dict[str, str]) -> Exception:
+    kind, code, message = error["kind"], error["code"], error["message"]
+    if kind == "permanent":
+        return PermanentError(code, message)
+    if kind == "out_of_memory":
+        return DecoderFailure("decoder_out_of_memory", message)
+    return StepCrashed(f"{code}: {message}")
+
+
+def _death(process: Any) -> DecoderFailure:
+    """Why a child ended without a result, judged from how it ended."""
+    process.join(REAP_SECONDS)
+    status = process.exitcode
+    if status is None or status >= 0:
+        return DecoderFailure("decoder_crashed", f"the decoder exited with status {status}")
+    number = -status
+    name = _signal_name(number)
+    if number == signal.SIGXCPU:
+        return DecoderFailure("time_limit_exceeded", "the decoder used up its CPU time")
+    if number == signal.SIGKILL:
+        return DecoderFailure(
+            "decoder_out_of_memory", "the decoder was killed (SIGKILL), most likely out of memory"
+        )
+    detail = "crashed" if number in _CRASH_SIGNALS else "was stopped"
+    return DecoderFailure("decoder_crashed", f"the decoder {detail} with signal {name}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _reap(process: Any) -> None:
+    """Make sure the child is gone: killed if still running, and waited for."""
+    if process.exitcode is None:
+        process.kill()
+    process.join(REAP_SECONDS)
+    if process.exitcode is not None:
+        process.close()
+
+
+def limits_for(*, memory_bytes: int, time_limit_ms: int) -> SandboxLimits:
+    seconds = max(1, math.ceil(time_limit_ms / 1000))
+    return SandboxLimits(memory_bytes=memory_bytes, cpu_seconds=seconds, wall_seconds=seconds)
