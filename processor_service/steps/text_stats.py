@@ -18,6 +18,7 @@ from processor_service.steps import PermanentError, StepInput, StepOptions, Step
 from usp.storage_client import iter_chunks
 
 LIMITS = ("text_detect_bytes", "text_preview_chars")
+CHUNK = 256 * 1024
 # Longest BOMs first: the UTF-32-LE mark begins with the UTF-16-LE one.
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -41,7 +42,7 @@ def run(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult
     stream.seek(0)
     counter = Counter(options.text_preview_chars)
     decoder = codecs.getincrementaldecoder(encoding.name)(errors="replace")
-    for chunk in iter_chunks(stream):
+    for chunk in iter_chunks(stream, CHUNK):
         counter.add(decoder.decode(chunk))
     counter.add(decoder.decode(b"", final=True))
     name = "utf-8" if encoding.name == "utf-8-sig" else codecs.lookup(encoding.name).name

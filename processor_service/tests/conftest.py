@@ -8,6 +8,7 @@ import pytest
 from processor_service.settings import Settings
 from processor_service.tests.event_tap import EventTap
 from processor_service.tests.fake_storage import FakeStorage, start_fake_storage
+from processor_service.tests.harness import Harness
 
 TOKEN = "processor-test-token"
 
@@ -50,3 +51,10 @@ def event_tap(settings: Settings) -> Iterator[EventTap]:
     tap = EventTap(settings.broker_url, settings.namespace)
     yield tap
     tap.close()
+
+
+@pytest.fixture
+def harness(settings: Settings) -> Iterator[Harness]:
+    harness = Harness(settings)
+    yield harness
+    harness.stop()

@@ -6,89 +6,17 @@ import dataclasses
 import hashlib
 import io
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import dramatiq
 import pytest
-from dramatiq.brokers.stub import StubBroker
-from google.protobuf import json_format
 from PIL import Image
 
 from processor_service.settings import Settings
 from processor_service.steps import REGISTRY, Step, StepResult
 from processor_service.tests.event_tap import EventTap
 from processor_service.tests.fake_storage import FakeStorage, RecordedDerivative
+from processor_service.tests.harness import FILE_ID, Harness, as_dict, payload, summary
 from processor_service.tests.images import halves, jpeg_with_exif
-from processor_service.worker import create_worker
-from usp import jobs
-from usp.v1 import common_pb2, processor_service_pb2
-
-FILE_ID = "file-1"
-
-
-class Harness:
-    """A StubBroker with a started worker, and the way storage enqueues a task."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.broker = StubBroker()
-        self.queue = jobs.process_queue(settings.namespace)
-        self.worker = create_worker(settings, broker=self.broker)
-        # Idle threads wake up this often; short, so that stopping and delayed retries are quick.
-        self.worker.worker_timeout = 50
-        self.worker.start()
-
-    def process(self, step: str, obj: common_pb2.ObjectInfo) -> str:
-        """Enqueue one task as storage does and wait until it is settled."""
-        job_id = str(uuid.uuid4())
-        task = processor_service_pb2.ProcessTask(
-            job_id=job_id, file_id=FILE_ID, step=step, input=obj
-        )
-        self.enqueue(json_format.MessageToDict(task, preserving_proto_field_name=True), job_id)
-        return job_id
-
-    def enqueue(self, payload: Any, job_id: str) -> None:
-        message: dramatiq.Message[Any] = dramatiq.Message(
-            queue_name=self.queue,
-            actor_name=jobs.PROCESS_ACTOR,
-            args=(payload,),
-            kwargs={},
-            options={},
-            message_id=job_id,
-        )
-        self.broker.enqueue(message)
-        self.broker.join(self.queue, fail_fast=False, timeout=20_000)
-        self.worker.join()
-
-    def stop(self) -> None:
-        self.worker.stop(timeout=5_000)
-
-
-@pytest.fixture
-def harness(settings: Settings) -> Iterator[Harness]:
-    harness = Harness(settings)
-    yield harness
-    harness.stop()
-
-
-def payload(envelope: common_pb2.EventEnvelope) -> Any:
-    types = {
-        "job.started": processor_service_pb2.JobStarted,
-        "job.succeeded": processor_service_pb2.JobSucceeded,
-        "job.failed": processor_service_pb2.JobFailed,
-    }
-    message = types[envelope.type]()
-    assert envelope.payload.Unpack(message)
-    return message
-
-
-def as_dict(message: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
-def summary(envelopes: list[common_pb2.EventEnvelope]) -> list[tuple[str, str, str, int]]:
-    return [(e.type, e.file_id, e.job_id, e.sequence) for e in envelopes]
 
 
 def test_image_gets_stored_webp_thumbnails_and_started_then_succeeded_events(

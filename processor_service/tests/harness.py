@@ -1,0 +1,99 @@
+"""A worker on the StubBroker and the helpers to read the events it publishes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from google.protobuf import json_format
+
+from processor_service.settings import Settings
+from processor_service.worker import create_worker
+from usp import jobs
+from usp.v1 import common_pb2, processor_service_pb2
+
+FILE_ID = "file-1"
+
+
+class Harness:
+    """A StubBroker with a started worker, and the way storage enqueues a task."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.broker = StubBroker()
+        self.queue = jobs.process_queue(settings.namespace)
+        self.worker = create_worker(settings, broker=self.broker)
+        # Idle threads wake up this often; short, so that stopping and delayed retries are quick.
+        self.worker.worker_timeout = 50
+        self.worker.start()
+
+    def process(self, step: str, obj: common_pb2.ObjectInfo) -> str:
+        """Enqueue one task as storage does and wait until it is settled."""
+        job_id = self.submit(step, obj)
+        self.settle()
+        return job_id
+
+    def submit(self, step: str, obj: common_pb2.ObjectInfo) -> str:
+        """Enqueue one task as storage does, without waiting for it."""
+        job_id = str(uuid.uuid4())
+        task = processor_service_pb2.ProcessTask(
+            job_id=job_id, file_id=FILE_ID, step=step, input=obj
+        )
+        self.send(json_format.MessageToDict(task, preserving_proto_field_name=True), job_id)
+        return job_id
+
+    def enqueue(self, payload: Any, job_id: str) -> None:
+        self.send(payload, job_id)
+        self.settle()
+
+    def send(self, payload: Any, job_id: str) -> None:
+        message: dramatiq.Message[Any] = dramatiq.Message(
+            queue_name=self.queue,
+            actor_name=jobs.PROCESS_ACTOR,
+            args=(payload,),
+            kwargs={},
+            options={},
+            message_id=job_id,
+        )
+        self.broker.enqueue(message)
+
+    def settle(self, timeout_ms: int = 60_000) -> None:
+        """Wait until every enqueued message, retries included, is done."""
+        self.broker.join(self.queue, fail_fast=False, timeout=timeout_ms)
+        self.worker.join()
+
+    def stop(self) -> None:
+        self.worker.stop(timeout=5_000)
+
+
+def payload(envelope: common_pb2.EventEnvelope) -> Any:
+    types = {
+        "job.started": processor_service_pb2.JobStarted,
+        "job.succeeded": processor_service_pb2.JobSucceeded,
+        "job.failed": processor_service_pb2.JobFailed,
+    }
+    message = types[envelope.type]()
+    assert envelope.payload.Unpack(message)
+    return message
+
+
+def as_dict(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def summary(envelopes: list[common_pb2.EventEnvelope]) -> list[tuple[str, str, str, int]]:
+    return [(e.type, e.file_id, e.job_id, e.sequence) for e in envelopes]
+
+
+def outcomes(envelopes: list[common_pb2.EventEnvelope]) -> dict[str, list[tuple[Any, ...]]]:
+    """Per job: (event type, attempt, error code or "", will_retry) of each end event."""
+    result: dict[str, list[tuple[Any, ...]]] = {}
+    for envelope in envelopes:
+        if envelope.type == "job.started":
+            continue
+        body = payload(envelope)
+        code = body.error.code if envelope.type == "job.failed" else ""
+        retry = body.will_retry if envelope.type == "job.failed" else False
+        result.setdefault(envelope.job_id, []).append((envelope.type, body.attempt, code, retry))
+    return result
