@@ -69,7 +69,9 @@ def upload_size_check(size: int) -> None:
     """TooLarge when `size` passes USP_MAX_UPLOAD_SIZE."""
     limit = settings.USP.max_upload_size
     if size > limit:
-        raise TooLarge(f"The file is {size} bytes; uploads may be at most {limit} bytes.")
+        raise TooLarge(
+            f"The file is too large: {size} bytes; uploads may be at most {limit} bytes."
+        )
 
 
 def upload_type_check(name: str) -> None:

@@ -76,9 +76,10 @@ class RawNameField(serializers.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # The stubs type `validators` as a property mypy cannot resolve here.
         self.validators = [
             validator
-            for validator in self.validators
+            for validator in self.validators  # type: ignore[has-type]
             if not isinstance(
                 validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
             )

@@ -173,7 +173,7 @@ def test_upload_over_the_size_limit_is_413_too_large_and_nothing_reaches_storage
     assert response.json() == {
         "error": {
             "code": "too_large",
-            "message": "The file is 5 bytes; uploads may be at most 4 bytes.",
+            "message": "The file is too large: 5 bytes; uploads may be at most 4 bytes.",
         }
     }
     assert (File.objects.count(), fake_storage.storage.headers, usage_of(user)) == (0, [], (0, 0))

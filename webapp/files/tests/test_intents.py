@@ -120,7 +120,8 @@ def test_intent_over_the_size_limit_is_413_too_large_and_reserves_nothing(
     assert response.json() == {
         "error": {
             "code": "too_large",
-            "message": f"The file is {MIB + 1} bytes; uploads may be at most {MIB} bytes.",
+            "message": f"The file is too large: {MIB + 1} bytes; "
+            f"uploads may be at most {MIB} bytes.",
         }
     }
     assert (File.objects.count(), usage(user), fake_storage.storage.session_requests) == (
