@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from webapp.accounts.models import ApiToken, User
+from webapp.accounts.models import ApiToken, Usage, User
 
 admin.site.register(User, UserAdmin)
 
@@ -29,4 +29,20 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: object) -> bool:
         # Adding here could not show the key; tokens come from `create_api_token`.
+        return False
+
+
+@admin.register(Usage)
+class UsageAdmin(admin.ModelAdmin):
+    """What each user's files take; kept by the upload services, so read-only here."""
+
+    list_display = ("user", "bytes_used", "files_used", "updated_at")
+    search_fields = ("user__username", "user__email")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "bytes_used", "files_used", "updated_at")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object | None = None) -> bool:
         return False

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from webapp.files.models import Derivative, File, Job
+from webapp.files.models import Derivative, File, Job, UploadIntent
+from webapp.files.services import file_delete
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -30,6 +32,12 @@ class DerivativeInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
+class UploadIntentInline(_ReadOnlyInline):
+    model = UploadIntent
+    fields = ("session_id", "idempotency_key", "expires_at", "max_size", "created_at")
+    readonly_fields = fields
+
+
 @admin.register(File)
 class FileAdmin(admin.ModelAdmin):
     list_display = ("name", "owner", "state", "size", "content_type", "created_at")
@@ -37,10 +45,28 @@ class FileAdmin(admin.ModelAdmin):
     search_fields = ("name", "owner__email", "owner__username", "sha256")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
-    readonly_fields = ("id", "size", "content_type", "sha256", "state", "created_at", "updated_at")
+    readonly_fields = (
+        "id",
+        "size",
+        "content_type",
+        "sha256",
+        "state",
+        "error",
+        "charged_bytes",
+        "created_at",
+        "updated_at",
+    )
     fields = ("id", "owner", "name", *readonly_fields[1:], "metadata")
     raw_id_fields = ("owner",)
-    inlines = (JobInline, DerivativeInline)
+    inlines = (UploadIntentInline, JobInline, DerivativeInline)
+
+    def delete_model(self, request: HttpRequest, obj: File) -> None:
+        # Through the service: storage forgets the bytes and the owner's quota is released.
+        file_delete(file=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[File]) -> None:
+        for file in queryset:
+            file_delete(file=file)
 
 
 @admin.register(Job)

@@ -3,10 +3,12 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from webapp.accounts.models import User
+from webapp.accounts.models import Usage, User
 from webapp.accounts.services import api_token_create
-from webapp.files.models import FileState, JobState
+from webapp.files.models import File, FileState, JobState
+from webapp.files.services import file_reserve
 from webapp.files.tests.factories import derivative_make, file_make, job_make
+from webapp.files.tests.fake_storage import FakeStorageServer
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +103,50 @@ def test_non_staff_users_cannot_open_the_admin(owner: User) -> None:
         302,
         "/admin/login/?next=/admin/files/file/",
     )
+
+
+def test_deleting_a_file_in_the_admin_forgets_it_in_storage_and_releases_its_usage(
+    staff_client: Client, owner: User, fake_storage: FakeStorageServer
+) -> None:
+    file = file_reserve(owner=owner, name="a.txt", size=40)
+    fake_storage.storage.files[str(file.id)] = {"ab" * 32}
+
+    response = staff_client.post(f"/admin/files/file/{file.id}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not File.objects.filter(pk=file.pk).exists()
+    assert fake_storage.storage.files == {}
+    assert fake_storage.storage.aborted == []  # no session was open
+    usage = Usage.objects.get(user=owner)
+    assert (usage.bytes_used, usage.files_used) == (0, 0)
+
+
+def test_bulk_deletion_in_the_admin_releases_every_files_usage(
+    staff_client: Client, owner: User, fake_storage: FakeStorageServer
+) -> None:
+    files = [file_reserve(owner=owner, name=f"{n}.txt", size=10) for n in range(3)]
+
+    response = staff_client.post(
+        "/admin/files/file/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [str(f.id) for f in files],
+            "post": "yes",
+        },
+    )
+
+    assert response.status_code == 302
+    assert File.objects.count() == 0
+    usage = Usage.objects.get(user=owner)
+    assert (usage.bytes_used, usage.files_used) == (0, 0)
+
+
+def test_usage_admin_lists_usage_read_only(staff_client: Client, owner: User) -> None:
+    file_reserve(owner=owner, name="a.txt", size=40)
+
+    listing = staff_client.get("/admin/accounts/usage/")
+    change = staff_client.get(f"/admin/accounts/usage/{owner.pk}/change/")
+
+    assert (listing.status_code, change.status_code) == (200, 200)
+    assert listing.context["cl"].result_count == 1
+    assert 'name="bytes_used"' not in change.content.decode()
