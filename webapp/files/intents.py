@@ -12,21 +12,33 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from usp.errors import ServiceError
 from usp.storage_client import UploadSessionInfo
 from webapp.accounts.models import User
 from webapp.core.errors import Conflict, InvalidInput, Unprocessable
-from webapp.files.models import UploadIntent
-from webapp.files.services import file_discard, file_reserve, upload_admit
+from webapp.files.models import FileState, UploadIntent
+from webapp.files.services import (
+    UPLOAD_EXPIRED,
+    file_discard,
+    file_reserve,
+    upload_admit,
+    upload_ended_record,
+)
 from webapp.files.storage import get_storage_client, storage_error
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# How long past its expiry an unfinished upload waits for storage's own "upload.ended"
+# before the webapp gives up on it; and how long an intent may wait for its session.
+STALE_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -157,3 +169,23 @@ def _intent_session_save(intent: UploadIntent, session: UploadSessionInfo) -> Up
         },
     )
     return intent
+
+
+def upload_intents_expire(*, now: datetime | None = None) -> int:
+    """Give up on uploads storage will never report: sessions an hour past their expiry
+    (their File is marked expired) and intents that never got a session an hour after
+    they were made (their File is deleted). Reservations are released; returns how many
+    uploads were ended. Bytes stored later still count, when "file.stored" arrives."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = UploadIntent.objects.filter(file__state=FileState.AWAITING_UPLOAD).filter(
+        Q(expires_at__lt=cutoff) | Q(upload_url="", created_at__lt=cutoff)
+    )
+    ended = 0
+    for intent in stale.only("file_id", "upload_url"):
+        if intent.has_session:
+            upload_ended_record(file_id=intent.file_id, reason=UPLOAD_EXPIRED)
+        else:
+            file_discard(file_id=intent.file_id)
+        ended += 1
+    logger.info("stale uploads ended", extra={"fields": {"count": ended}})
+    return ended
