@@ -41,6 +41,14 @@ _DAMAGE = (
     NotImplementedError,
 )
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
+TAR_MAGIC_END = 263
+
+
+def is_ustar(head: bytes) -> bool:
+    """True when the first block is a POSIX or GNU tar header (magic at offset 257)."""
+    return head[257:TAR_MAGIC_END] in (b"ustar\x00", b"ustar ")
+
+
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 
 
@@ -100,6 +108,9 @@ def tar_entries(stream: BinaryIO, limits: Limits) -> tuple[str, list[Entry]]:
         raise PermanentError("not_an_archive", "the file is not a zip or tar archive") from None
     except _DAMAGE as error:
         raise PermanentError("corrupt_archive", f"the archive is damaged: {error}") from None
+    if compression and not entries:
+        # Data starting with a zero block reads as an empty tar; it is a lone file.
+        return _STREAM_FORMATS[compression], [_lone_stream(stream, compression, limits)]
     return "tar" + (f".{compression}" if compression else ""), entries
 
 

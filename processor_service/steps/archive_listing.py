@@ -15,7 +15,12 @@ import zipfile
 from typing import Any, BinaryIO
 
 from processor_service.steps import DerivativeOutput, StepInput, StepOptions, StepResult
-from processor_service.steps.archive_formats import tar_entries, zip_entries
+from processor_service.steps.archive_formats import (
+    TAR_MAGIC_END,
+    is_ustar,
+    tar_entries,
+    zip_entries,
+)
 from processor_service.steps.archive_limits import Entry, Limits
 
 LIMITS = ("archive_max_entries", "archive_max_total", "archive_max_ratio")
@@ -41,8 +46,11 @@ def run(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult
 
 
 def _read(stream: BinaryIO, limits: Limits) -> tuple[str, list[Entry]]:
+    """Zip or tar, judged by the bytes; a tar holding a zip is still a tar."""
     stream.seek(0)
-    if zipfile.is_zipfile(stream):
+    head = stream.read(TAR_MAGIC_END)
+    stream.seek(0)
+    if not is_ustar(head) and zipfile.is_zipfile(stream):
         return "zip", zip_entries(stream, limits)
     return tar_entries(stream, limits)
 

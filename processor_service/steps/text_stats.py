@@ -18,7 +18,7 @@ from processor_service.steps import PermanentError, StepInput, StepOptions, Step
 from usp.storage_client import iter_chunks
 
 LIMITS = ("text_detect_bytes", "text_preview_chars")
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
 # Longest BOMs first: the UTF-32-LE mark begins with the UTF-16-LE one.
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
