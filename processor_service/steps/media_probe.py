@@ -118,7 +118,7 @@ def _poster(
 
 def _run(command: list[str], *, timeout: float, what: str) -> bytes:
     try:
-        completed = subprocess.run(  # noqa: S603 - fixed tools, the path is ours
+        completed = subprocess.run(  # noqa: S603 - fixed tools; the path is our own file
             command, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
         )
     except subprocess.TimeoutExpired:

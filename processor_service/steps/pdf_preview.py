@@ -84,6 +84,9 @@ def render_scale(width: float, height: float, options: StepOptions) -> float:
     scale = options.preview_size / max(width, height)
     if width * height * scale * scale > options.max_pixels:
         scale = math.sqrt(options.max_pixels / (width * height))
+    # PDFium rounds the bitmap's sides up; shrink until the rounded size fits too.
+    while math.ceil(width * scale) * math.ceil(height * scale) > options.max_pixels:
+        scale *= 0.99
     return scale
 
 
