@@ -2,7 +2,8 @@
 
 An object lives at `<root>/objects/<aa>/<bb>/<sha256>`. Writers stream into a temporary
 file under `<root>/tmp` and publish it with an atomic rename after fsync, so a reader
-never sees a partial object.
+never sees a partial object. A resumable upload's bytes wait in `<root>/partial/<session>`
+and are published the same way once verified.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 logger = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class InvalidDigest(ValueError):
@@ -48,13 +50,22 @@ def _make_dirs(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
+class SealedBlob(Protocol):
+    """Verified bytes waiting to be published under their digest."""
+
+    def commit(self) -> bool: ...
+
+    def abort(self) -> None: ...
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.objects_dir = self.root / "objects"
         self.tmp_dir = self.root / "tmp"
-        _make_dirs(self.objects_dir)
-        _make_dirs(self.tmp_dir)
+        self.partial_dir = self.root / "partial"
+        for directory in (self.objects_dir, self.tmp_dir, self.partial_dir):
+            _make_dirs(directory)
 
     def path(self, sha256: str) -> Path:
         if not is_sha256(sha256):
@@ -63,6 +74,26 @@ class BlobStore:
 
     def writer(self) -> BlobWriter:
         return BlobWriter(self)
+
+    def partial_path(self, session_id: str) -> Path:
+        if _SESSION_ID.fullmatch(session_id) is None:
+            raise ValueError(f"not an upload session id: {session_id[:80]!r}")
+        return self.partial_dir / session_id
+
+    def adopt(self, path: Path, sha256: str) -> PartialBlob:
+        """A complete, fsynced file to publish under `sha256` (the caller verified it)."""
+        return PartialBlob(self, path, sha256)
+
+    def publish(self, temp_path: Path, sha256: str) -> bool:
+        """Rename a fsynced file into place; False (and the file dropped) when already stored."""
+        final = self.path(sha256)
+        _make_dirs(final.parent)
+        if final.is_file():
+            temp_path.unlink(missing_ok=True)
+            return False
+        os.replace(temp_path, final)
+        _fsync_dir(final.parent)
+        return True
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
@@ -112,15 +143,8 @@ class BlobWriter:
     def commit(self) -> bool:
         """Publish the object under its digest; False when it was already stored."""
         self.seal()
-        final = self._store.path(self.sha256)
-        _make_dirs(final.parent)
         self._done = True
-        if final.is_file():
-            self.temp_path.unlink(missing_ok=True)
-            return False
-        os.replace(self.temp_path, final)
-        _fsync_dir(final.parent)
-        return True
+        return self._store.publish(self.temp_path, self.sha256)
 
     def abort(self) -> None:
         """Drop the temporary file (a no-op after commit)."""
@@ -129,3 +153,21 @@ class BlobWriter:
         self._done = True
         self._file.close()
         self.temp_path.unlink(missing_ok=True)
+
+
+class PartialBlob:
+    """A resumable upload's file, published in place of a temporary one: no second copy.
+
+    abort() leaves the file alone; the upload session decides what becomes of it.
+    """
+
+    def __init__(self, store: BlobStore, path: Path, sha256: str) -> None:
+        self._store = store
+        self.path = path
+        self.sha256 = sha256
+
+    def commit(self) -> bool:
+        return self._store.publish(self.path, self.sha256)
+
+    def abort(self) -> None:
+        return None

@@ -1,4 +1,5 @@
-"""The storage database: stored objects, the references naming them, and the outbox."""
+"""The storage database: stored objects, the references naming them, the outbox, and the
+resumable upload sessions."""
 
 from __future__ import annotations
 
@@ -68,6 +69,59 @@ class OutboxMessage(Base):
     )
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class UploadState:
+    """The states of an upload session; only an open session accepts bytes."""
+
+    OPEN = "open"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+class UploadSession(Base):
+    """A resumable upload of a file's original: what was declared, and how far it got.
+
+    At most one session per file is open (a partial unique index); its bytes so far wait
+    in `<blob_dir>/partial/<id>`.
+    """
+
+    __tablename__ = "upload_sessions"
+    __table_args__ = (
+        sa.Index(
+            "uq_upload_sessions_open_file",
+            "file_id",
+            unique=True,
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
+        ),
+        sa.Index("ix_upload_sessions_state_expires_at", "state", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    file_id: Mapped[str] = mapped_column(sa.String(255))
+    owner_id: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.Text, default="")
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    declared_sha256: Mapped[str] = mapped_column(sa.String(64), default="")
+    pipeline: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    allowed_types: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # "offset" is an SQL keyword; the column gets a plain name.
+    offset: Mapped[int] = mapped_column("received", sa.BigInteger, default=0)
+    state: Mapped[str] = mapped_column(sa.String(16), default=UploadState.OPEN)
+    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored moment is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def create_engine(database_url: str) -> Engine:

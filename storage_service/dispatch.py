@@ -1,4 +1,4 @@
-"""The wire form of what an original upload dispatches: job messages and file.stored.
+"""The wire form of what storage dispatches: job messages, file.stored and upload.ended.
 
 This is the one domain-side module that builds protobuf messages, because they are
 the contract with the processor and the event consumers.
@@ -61,3 +61,21 @@ def outbox_entries(
         message = job_message(job=job, file_id=file_id, obj=obj, namespace=namespace)
         entries.append(OutboxEntry(JOB, message.encode()))
     return entries
+
+
+def upload_ended_event(*, file_id: str, reason: str, code: str = "", message: str = "") -> bytes:
+    """ "upload.ended": a session closed without storing anything ("aborted", "expired",
+    "rejected"); a rejection carries why in `code` and `message`."""
+    payload = storage_service_pb2.UploadEnded(reason=reason)
+    if code:
+        payload.error.CopyFrom(common_pb2.ErrorInfo(code=code, message=message, transient=False))
+    envelope = events.make_envelope(events.UPLOAD_ENDED, file_id=file_id, payload=payload)
+    return events.encode(envelope)
+
+
+def upload_ended_entry(
+    *, file_id: str, reason: str, code: str = "", message: str = ""
+) -> OutboxEntry:
+    return OutboxEntry(
+        EVENT, upload_ended_event(file_id=file_id, reason=reason, code=code, message=message)
+    )

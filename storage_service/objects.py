@@ -17,12 +17,17 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage_service import dispatch, pipelines
-from storage_service.blobs import BlobStore, is_sha256
+from storage_service import dispatch, pipelines, policy
+from storage_service.blobs import BlobStore, SealedBlob, is_sha256
 from storage_service.db import ORIGINAL, ObjectRef, OutboxMessage, StoredObject
-from storage_service.errors import AlreadyExists, InvalidObject, ObjectNotFound, OutOfRange
+from storage_service.errors import (
+    AlreadyExists,
+    InvalidObject,
+    ObjectNotFound,
+    OutOfRange,
+)
 from storage_service.ingest import Declared, Received, receive
-from storage_service.records import Job, ObjectInfo, WriteOutcome
+from storage_service.records import Job, ObjectInfo, OutboxEntry, WriteOutcome
 from storage_service.refs import claim_object, insert_ref, release_objects, upsert_ref
 
 logger = logging.getLogger(__name__)
@@ -69,20 +74,50 @@ class Storage:
         declared_size: int | None = None,
         declared_sha256: str = "",
         pipeline: Sequence[str] = (),
+        allowed_types: Sequence[str] = (),
     ) -> WriteOutcome:
-        """Store a file's original upload and dispatch its processing jobs."""
+        """Store a file's original upload and dispatch its processing jobs.
+
+        The sniffed type must match `allowed_types` (empty allows any), else
+        TypeNotAllowed and nothing is stored.
+        """
         _require(file_id, "file_id")
         pipelines.validate(pipeline)
+        patterns = policy.validate(allowed_types)
         self._refuse_existing_original(file_id)
         received = receive(
             chunks, blobs=self._blobs, declared=Declared(declared_size, declared_sha256)
         )
-        steps = pipelines.resolve(pipeline, received.content_type)
+        info = ObjectInfo(received.sha256, received.size, received.content_type)
+        try:
+            policy.require_allowed(patterns, info.content_type)
+            return self.commit_original(
+                file_id=file_id, blob=received.writer, info=info, pipeline=pipeline, name=name
+            )
+        finally:
+            received.writer.abort()  # a no-op once committed
+
+    def commit_original(
+        self,
+        *,
+        file_id: str,
+        blob: SealedBlob,
+        info: ObjectInfo,
+        pipeline: Sequence[str] = (),
+        name: str = "",
+        in_transaction: Callable[[Session], None] | None = None,
+    ) -> WriteOutcome:
+        """Commit verified bytes as a file's original, in one transaction: the object row,
+        the file's reference, the blob's rename into place and the outbox rows dispatching
+        its jobs. `in_transaction` runs first inside that transaction (a resumable upload
+        closes its session there); whatever it raises rolls everything back.
+        """
+        steps = pipelines.resolve(pipeline, info.content_type)
         jobs = [Job(str(uuid.uuid4()), step) for step in steps]
-        outcome = self._commit_original(file_id, received, jobs)
+        outcome = self._commit_original(file_id, blob, info, jobs, in_transaction)
         logger.info(
             "original stored",
-            extra={"fields": _log_fields(file_id, outcome, name=name)},
+            extra={"fields": _log_fields(file_id, outcome, name=name[:255])},
         )
         self._on_commit()
         return outcome
@@ -153,8 +188,11 @@ class Storage:
         )
         return removed
 
+    def has_original(self, file_id: str) -> bool:
+        return self._original_sha256(file_id) is not None
+
     def _refuse_existing_original(self, file_id: str) -> None:
-        if self._original_sha256(file_id) is not None:
+        if self.has_original(file_id):
             raise AlreadyExists(f"file {file_id} already has an original object")
 
     def _require_original(self, file_id: str) -> None:
@@ -169,21 +207,27 @@ class Storage:
                 )
             )
 
-    def _commit_original(self, file_id: str, received: Received, jobs: list[Job]) -> WriteOutcome:
-        info = ObjectInfo(received.sha256, received.size, received.content_type)
+    def _commit_original(
+        self,
+        file_id: str,
+        blob: SealedBlob,
+        info: ObjectInfo,
+        jobs: list[Job],
+        in_transaction: Callable[[Session], None] | None,
+    ) -> WriteOutcome:
         try:
             with self._sessions.begin() as session:
+                if in_transaction is not None:
+                    in_transaction(session)
                 created = claim_object(session, info)
                 insert_ref(session, file_id=file_id, kind=ORIGINAL, sha256=info.sha256)
-                received.writer.commit()
+                blob.commit()
                 entries = dispatch.outbox_entries(
                     file_id=file_id, obj=info, dispatched=jobs, namespace=self._namespace
                 )
-                session.add_all(
-                    OutboxMessage(kind=entry.kind, body=entry.body, attempts=0) for entry in entries
-                )
+                add_outbox(session, entries)
         finally:
-            received.writer.abort()
+            blob.abort()
         return WriteOutcome(info, created, jobs)
 
     def _commit_derivative(
@@ -205,6 +249,13 @@ class Storage:
         finally:
             received.writer.abort()
         return WriteOutcome(info, created)
+
+
+def add_outbox(session: Session, entries: Iterable[OutboxEntry]) -> None:
+    """Queue messages for the relay inside the caller's transaction."""
+    session.add_all(
+        OutboxMessage(kind=entry.kind, body=entry.body, attempts=0) for entry in entries
+    )
 
 
 def _read_range(stream: BinaryIO, offset: int, remaining: int) -> Iterator[bytes]:

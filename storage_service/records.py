@@ -1,8 +1,10 @@
-"""Plain values the storage domain returns: stored objects, dispatched jobs, outcomes."""
+"""Plain values the storage domain returns: stored objects, dispatched jobs, outcomes,
+upload sessions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,21 @@ class OutboxEntry:
 
     kind: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    """A resumable upload session as its callers see it, with its signed location."""
+
+    session_id: str
+    file_id: str
+    owner_id: str
+    name: str
+    size: int
+    declared_sha256: str
+    pipeline: tuple[str, ...]
+    allowed_types: tuple[str, ...]
+    offset: int
+    state: str
+    expires_at: datetime
+    upload_url: str

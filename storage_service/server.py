@@ -1,5 +1,6 @@
-"""Bootstrap of the storage service: the gRPC server, its health and reflection, and the
-outbox relay thread, started and stopped together.
+"""Bootstrap of the storage service, started and stopped together: the gRPC server (with
+health and reflection), the HTTP data plane for signed upload locations, the outbox relay
+thread and the upload sweeper thread.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from grpc_reflection.v1alpha import reflection
 
 from storage_service import db
 from storage_service.blobs import BlobStore
+from storage_service.dataplane.server import DataPlaneServer, bind
 from storage_service.objects import Storage
 from storage_service.relay import OutboxRelay, Publisher
 from storage_service.servicer import StorageServicer
 from storage_service.settings import Settings
+from storage_service.signing import Signer
+from storage_service.sweeper import Sweeper
+from storage_service.uploads import Uploads
 from usp import events, jobs
 from usp.grpc_auth import ServiceTokenInterceptor
 from usp.v1 import storage_service_pb2, storage_service_pb2_grpc
@@ -34,7 +39,11 @@ _SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 class StorageServer:
-    """A bound (not yet started) storage server; start() and stop() work from any thread."""
+    """A bound (not yet started) storage server; start() and stop() work from any thread.
+
+    `port` is the gRPC port, `http_port` the data plane's, `public_url` the base of the
+    upload locations it hands out.
+    """
 
     def __init__(
         self,
@@ -45,6 +54,8 @@ class StorageServer:
         health_servicer: health.HealthServicer,
         relay: OutboxRelay,
         storage: Storage,
+        uploads: Uploads,
+        data_plane: DataPlaneServer,
         closers: list[Any],
     ) -> None:
         self.settings = settings
@@ -53,30 +64,52 @@ class StorageServer:
         self.health = health_servicer
         self.relay = relay
         self.storage = storage
+        self.uploads = uploads
+        self.data_plane = data_plane
+        self.http_port = data_plane.port
+        self.public_url = uploads.base_url
+        self.sweeper = Sweeper(uploads, interval=settings.upload_sweep_interval)
         self._closers = closers
-        self._relay_stop = threading.Event()
-        self._relay_thread = threading.Thread(
-            target=relay.run, args=(self._relay_stop,), name="storage-outbox-relay", daemon=True
-        )
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(
+                target=relay.run, args=(self._stop,), name="storage-outbox-relay", daemon=True
+            ),
+            threading.Thread(
+                target=self.sweeper.run, args=(self._stop,), name="storage-sweeper", daemon=True
+            ),
+        ]
 
     def start(self) -> None:
-        """Migrate the database, serve calls, and start relaying the outbox."""
+        """Migrate the database, serve calls and uploads, relay the outbox, sweep."""
         db.migrate(self.settings.database_url)
         self.grpc_server.start()
-        self._relay_thread.start()
+        self.data_plane.start()
+        for thread in self._threads:
+            thread.start()
         self.relay.wake()  # publish whatever an earlier run left pending
         for service in ("", SERVICE_NAME):
             self.health.set(service, _SERVING)
-        logger.info("storage service started", extra={"fields": {"port": self.port}})
+        logger.info(
+            "storage service started",
+            extra={"fields": {"port": self.port, "http_port": self.http_port}},
+        )
+
+    def sweep_once(self) -> int:
+        """Expire abandoned upload sessions now; returns how many were expired."""
+        return self.uploads.sweep_once()
 
     def stop(self, grace: float | None = None) -> None:
-        """Refuse new calls, let running ones finish within `grace`, then stop the relay."""
+        """Refuse new calls and uploads, let running ones finish within `grace`, then stop
+        the relay and the sweeper."""
         self.health.enter_graceful_shutdown()
         self.grpc_server.stop(grace).wait()
-        self._relay_stop.set()
+        self.data_plane.stop(grace)
+        self._stop.set()
         self.relay.wake()
-        if self._relay_thread.is_alive():
-            self._relay_thread.join()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join()
         for close in self._closers:
             close()
         logger.info("storage service stopped", extra={"fields": {"port": self.port}})
@@ -89,7 +122,8 @@ def create_server(
     publisher: Publisher | None = None,
     address: str | None = None,
 ) -> StorageServer:
-    """Build and bind the server (port 0 picks a free port, see `.port`); call start()."""
+    """Build and bind the server (port 0 picks a free port, see `.port` and `.http_port`;
+    the data plane binds USP_STORAGE_HTTP_HOST:USP_STORAGE_HTTP_PORT); call start()."""
     closers: list[Any] = []
     if broker is None:
         broker = jobs.make_broker(settings.broker_url)
@@ -102,13 +136,28 @@ def create_server(
     closers.append(engine.dispose)
     sessions = db.session_factory(engine)
     relay = OutboxRelay(sessions, broker, publisher, poll_interval=settings.outbox_poll_interval)
+    blobs = BlobStore(settings.blob_dir)
     storage = Storage(
+        sessions=sessions, blobs=blobs, namespace=settings.namespace, on_commit=relay.wake
+    )
+    sock = bind(settings.http_host, settings.http_port)
+    uploads = Uploads(
         sessions=sessions,
-        blobs=BlobStore(settings.blob_dir),
-        namespace=settings.namespace,
+        blobs=blobs,
+        storage=storage,
+        signer=Signer(settings.signing_keys),
+        base_url=settings.public_base_url(int(sock.getsockname()[1])),
+        default_expiry=settings.upload_expiry,
+        max_size=settings.max_upload_size,
         on_commit=relay.wake,
     )
-    grpc_server, health_servicer = _grpc_server(settings, storage)
+    data_plane = DataPlaneServer(
+        uploads,
+        sock=sock,
+        cors_origins=settings.cors_origins,
+        timeout=settings.data_plane_timeout,
+    )
+    grpc_server, health_servicer = _grpc_server(settings, storage, uploads)
     port = grpc_server.add_insecure_port(address or settings.grpc_address)
     return StorageServer(
         settings=settings,
@@ -117,11 +166,15 @@ def create_server(
         health_servicer=health_servicer,
         relay=relay,
         storage=storage,
+        uploads=uploads,
+        data_plane=data_plane,
         closers=closers,
     )
 
 
-def _grpc_server(settings: Settings, storage: Storage) -> tuple[grpc.Server, health.HealthServicer]:
+def _grpc_server(
+    settings: Settings, storage: Storage, uploads: Uploads
+) -> tuple[grpc.Server, health.HealthServicer]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="storage-grpc"),
         interceptors=[ServiceTokenInterceptor(settings.service_token)],
@@ -130,7 +183,9 @@ def _grpc_server(settings: Settings, storage: Storage) -> tuple[grpc.Server, hea
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    storage_service_pb2_grpc.add_StorageServiceServicer_to_server(StorageServicer(storage), server)
+    storage_service_pb2_grpc.add_StorageServiceServicer_to_server(
+        StorageServicer(storage, uploads), server
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -12,13 +12,17 @@ import grpc
 from storage_service.dispatch import object_info_proto
 from storage_service.errors import (
     AlreadyExists,
+    Forbidden,
     InvalidObject,
     ObjectNotFound,
     OutOfRange,
+    SessionExpired,
     StorageError,
+    TooLarge,
 )
 from storage_service.objects import Storage
-from storage_service.records import WriteOutcome
+from storage_service.records import UploadInfo, WriteOutcome
+from storage_service.uploads import Uploads
 from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
 
 # The one mapping from domain errors to gRPC status codes.
@@ -27,6 +31,9 @@ STATUS_FOR_ERROR: dict[type[StorageError], grpc.StatusCode] = {
     ObjectNotFound: grpc.StatusCode.NOT_FOUND,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     OutOfRange: grpc.StatusCode.OUT_OF_RANGE,
+    TooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    SessionExpired: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,9 +98,21 @@ def _write_response(outcome: WriteOutcome) -> storage_service_pb2.WriteObjectRes
     )
 
 
+def _upload_session(info: UploadInfo) -> storage_service_pb2.UploadSession:
+    session = storage_service_pb2.UploadSession(
+        session_id=info.session_id,
+        upload_url=info.upload_url,
+        max_size=info.size,
+        offset=info.offset,
+    )
+    session.expires_at.FromDatetime(info.expires_at)
+    return session
+
+
 class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, uploads: Uploads) -> None:
         self._storage = storage
+        self._uploads = uploads
 
     @translate_errors
     def WriteObject(
@@ -121,6 +140,7 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
                 declared_size=declared_size,
                 declared_sha256=header.declared_sha256,
                 pipeline=list(header.pipeline),
+                allowed_types=list(header.allowed_types),
             )
         return _write_response(outcome)
 
@@ -146,3 +166,30 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
     ) -> storage_service_pb2.DeleteFileResponse:
         removed = self._storage.delete_file(request.file_id)
         return storage_service_pb2.DeleteFileResponse(blobs_removed=removed)
+
+    @translate_errors
+    def CreateUploadSession(
+        self,
+        request: storage_service_pb2.CreateUploadSessionRequest,
+        context: grpc.ServicerContext,
+    ) -> storage_service_pb2.UploadSession:
+        info = self._uploads.create(
+            file_id=request.file_id,
+            owner_id=request.owner_id,
+            size=request.size,
+            name=request.name,
+            declared_sha256=request.declared_sha256,
+            pipeline=list(request.pipeline),
+            allowed_types=list(request.allowed_types),
+            expires_in=request.expires_in_seconds,
+        )
+        return _upload_session(info)
+
+    @translate_errors
+    def AbortUploadSession(
+        self,
+        request: storage_service_pb2.AbortUploadSessionRequest,
+        context: grpc.ServicerContext,
+    ) -> storage_service_pb2.AbortUploadSessionResponse:
+        aborted = self._uploads.abort(request.file_id)
+        return storage_service_pb2.AbortUploadSessionResponse(aborted=aborted)

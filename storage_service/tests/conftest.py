@@ -46,6 +46,7 @@ def make_settings(data_dir: Path, namespace: str, **overrides: str) -> Settings:
         "USP_BROKER_NAMESPACE": namespace,
         # Long enough that only a commit's wake-up can explain a prompt dispatch.
         "USP_STORAGE_OUTBOX_POLL_INTERVAL": "30",
+        "USP_STORAGE_HTTP_PORT": "0",
         **overrides,
     }
     return Settings.from_env(environ)

@@ -70,7 +70,7 @@ def test_postgresql_schema_is_migrated_and_writes_commit_and_dispatch(
     engine.dispose()
     queue = broker.queues[jobs.process_queue(namespace)]
     message_ids = [dramatiq.Message.decode(body).message_id for body in list(queue.queue)]
-    assert version == "0001"
+    assert version == "0002"
     assert message_ids == [job.job_id for job in result.jobs]
 
 

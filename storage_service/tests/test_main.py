@@ -21,6 +21,7 @@ def test_module_serves_until_sigterm_and_exits_cleanly(tmp_path: Path, namespace
         "USP_DATA_DIR": str(tmp_path),
         "USP_SERVICE_TOKEN": TOKEN,
         "USP_STORAGE_GRPC_PORT": "0",
+        "USP_STORAGE_HTTP_PORT": "0",
         "USP_BROKER_URL": "",
         "USP_BROKER_NAMESPACE": namespace,
         "USP_GRACE_PERIOD": "2",

@@ -1,0 +1,1 @@
+"""The storage service's HTTP data plane: signed tus 1.0.0 upload locations."""
