@@ -17,6 +17,7 @@ import math
 import multiprocessing
 import os
 import signal
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from processor_service.steps import (
 logger = logging.getLogger(__name__)
 
 # Imported once by the forkserver so each child starts with the decoders loaded.
-PRELOAD = ["__main__", "processor_service.sandbox_child"]
+PRELOAD = ["processor_service.sandbox_child"]
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 POLL_SECONDS = 0.2
 REAP_SECONDS = 5.0
@@ -185,6 +186,22 @@ def _reap(process: Any) -> None:
     process.join(REAP_SECONDS)
     if process.exitcode is not None:
         process.close()
+
+
+def measure_overhead(calls: int = 20) -> float:
+    """The median cost in seconds of one sandboxed call of a step that does nothing.
+
+    Run from `python -m processor_service` or `python -c`; a main script (pytest's,
+    say) is imported again by every child, as multiprocessing does, and costs more.
+    """
+    source, options, limits = StepInput("", 0, ""), StepOptions(), SandboxLimits()
+    run_isolated(nothing, os.devnull, source, options, limits)
+    durations = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        run_isolated(nothing, os.devnull, source, options, limits)
+        durations.append(time.perf_counter() - started)
+    return statistics.median(durations)
 
 
 def limits_for(*, memory_bytes: int, time_limit_ms: int) -> SandboxLimits:

@@ -1,0 +1,218 @@
+"""The sandbox: steps in a resource-limited child, their results and their deaths."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+
+from processor_service import sandbox
+from processor_service.sandbox import DecoderFailure, SandboxLimits, StepCrashed, run_isolated
+from processor_service.steps import (
+    PermanentError,
+    StepFunction,
+    StepInput,
+    StepOptions,
+    StepResult,
+    thumbnail,
+)
+from processor_service.tests.images import png, step_input
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+LIMITS = SandboxLimits(memory_bytes=512 * 1024 * 1024, cpu_seconds=10, wall_seconds=20)
+
+
+def aborts(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    os.abort()
+
+
+def segfaults(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    os.kill(os.getpid(), signal.SIGSEGV)
+    raise AssertionError("still alive after SIGSEGV")
+
+
+def is_killed(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("still alive after SIGKILL")
+
+
+def allocates_a_gigabyte(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    block = bytearray(1024**3)
+    return StepResult(metadata={"allocated": len(block)})
+
+
+def spins(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    while True:
+        pass
+
+
+def sleeps(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    time.sleep(60)
+    return StepResult()
+
+
+def raises_unexpectedly(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    raise KeyError("surprise")
+
+
+def reports_its_limits(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    return StepResult(
+        metadata={
+            "pid": os.getpid(),
+            "memory": list(resource.getrlimit(resource.RLIMIT_AS)),
+            "cpu": list(resource.getrlimit(resource.RLIMIT_CPU)),
+            "core": list(resource.getrlimit(resource.RLIMIT_CORE)),
+            "input": stream.read().decode(),
+        }
+    )
+
+
+@pytest.fixture
+def input_file(tmp_path: Path) -> Path:
+    path = tmp_path / "input"
+    path.write_bytes(b"input bytes")
+    return path
+
+
+def isolated(
+    function: StepFunction, path: Path, limits: SandboxLimits = LIMITS, **options: Any
+) -> StepResult:
+    data = path.read_bytes()
+    return run_isolated(
+        function, str(path), step_input(data, "x/y"), StepOptions(**options), limits
+    )
+
+
+def failure(function: StepFunction, path: Path, limits: SandboxLimits = LIMITS) -> DecoderFailure:
+    with pytest.raises(DecoderFailure) as caught:
+        isolated(function, path, limits)
+    return caught.value
+
+
+@pytest.fixture(autouse=True)
+def no_child_is_left_behind() -> Iterator[None]:
+    yield
+    assert multiprocessing.active_children() == []
+
+
+def test_the_child_runs_under_the_limits_and_reads_the_input_by_path(input_file: Path) -> None:
+    metadata = isolated(reports_its_limits, input_file).metadata
+
+    assert metadata["pid"] != os.getpid()
+    assert metadata["memory"] == [512 * 1024 * 1024] * 2
+    assert metadata["cpu"] == [10, 15]
+    assert metadata["core"] == [0, 0]
+    assert metadata["input"] == "input bytes"
+
+
+def test_thumbnails_made_in_the_child_equal_those_made_in_process(tmp_path: Path) -> None:
+    path = tmp_path / "image.png"
+    path.write_bytes(png(1200, 800))
+
+    result = isolated(thumbnail.run, path)
+
+    expected = thumbnail.run(io.BytesIO(path.read_bytes()), step_input(b"", "x"), StepOptions())
+    assert result == expected
+
+
+def test_a_permanent_error_in_the_child_reaches_the_parent_as_is(tmp_path: Path) -> None:
+    path = tmp_path / "words.txt"
+    path.write_bytes(b"no pixels here")
+
+    with pytest.raises(PermanentError) as caught:
+        isolated(thumbnail.run, path)
+
+    assert (caught.value.code, caught.value.message) == (
+        "not_an_image",
+        "the file is not an image Pillow can read",
+    )
+
+
+@pytest.mark.parametrize(
+    ("function", "message"),
+    [
+        (aborts, "the decoder crashed with signal SIGABRT"),
+        (segfaults, "the decoder crashed with signal SIGSEGV"),
+    ],
+)
+def test_a_child_that_crashes_is_a_decoder_crash(
+    function: StepFunction, message: str, input_file: Path
+) -> None:
+    error = failure(function, input_file)
+
+    assert (error.code, error.message) == ("decoder_crashed", message)
+
+
+def test_allocating_past_the_memory_limit_is_out_of_memory(input_file: Path) -> None:
+    error = failure(allocates_a_gigabyte, input_file)
+
+    assert (error.code, error.message) == (
+        "decoder_out_of_memory",
+        "the decoder needed more than its 512 MiB of memory",
+    )
+
+
+def test_a_child_killed_outright_is_taken_for_out_of_memory(input_file: Path) -> None:
+    error = failure(is_killed, input_file)
+
+    assert error.code == "decoder_out_of_memory"
+    assert "SIGKILL" in error.message
+
+
+def test_a_child_using_up_its_cpu_time_is_stopped(input_file: Path) -> None:
+    limits = SandboxLimits(memory_bytes=LIMITS.memory_bytes, cpu_seconds=1, wall_seconds=20)
+    started = time.monotonic()
+
+    error = failure(spins, input_file, limits)
+
+    assert (error.code, error.message) == (
+        "time_limit_exceeded",
+        "the decoder used up its CPU time",
+    )
+    assert time.monotonic() - started < 5
+
+
+def test_a_child_past_its_wall_clock_time_is_killed(input_file: Path) -> None:
+    limits = SandboxLimits(memory_bytes=LIMITS.memory_bytes, cpu_seconds=10, wall_seconds=0.5)
+    started = time.monotonic()
+
+    error = failure(sleeps, input_file, limits)
+
+    assert (error.code, error.message) == (
+        "time_limit_exceeded",
+        "the decoder ran longer than 0.5s",
+    )
+    assert time.monotonic() - started < 5
+
+
+def test_an_unexpected_exception_in_the_child_is_a_step_crash(input_file: Path) -> None:
+    with pytest.raises(StepCrashed, match="KeyError: 'surprise'"):
+        isolated(raises_unexpectedly, input_file)
+
+
+def test_sandbox_overhead_per_call_is_a_few_milliseconds() -> None:
+    # A fresh interpreter without a main script, as `python -m processor_service` runs.
+    code = "from processor_service.sandbox import measure_overhead; print(measure_overhead())"
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPOSITORY, capture_output=True, check=True, timeout=60
+    ).stdout
+
+    median_ms = float(output) * 1000
+    print(f"sandbox overhead per call: median {median_ms:.1f} ms")
+    assert median_ms < 50
+
+
+def test_limits_follow_the_step_time_limit() -> None:
+    assert sandbox.limits_for(memory_bytes=1000, time_limit_ms=2500) == SandboxLimits(
+        memory_bytes=1000, cpu_seconds=3, wall_seconds=3
+    )
