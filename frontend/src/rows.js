@@ -208,6 +208,7 @@ function describe(resource, uploadSummary) {
     case 'ready':
       return `${prefix}Ready.`
     case 'failed':
+      if (resource.error && !jobs.length) return 'Storage rejected the upload; nothing was stored.'
       return `${prefix}Failed.`
     case 'expired':
       return 'The upload expired before it finished.'

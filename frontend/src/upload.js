@@ -19,7 +19,7 @@ function start() {
   target.hidden = false
   form.classList.add('js-enabled', 'uppy-enabled')
   const uploader = new PageUploader({ target, config, unfinished })
-  // Handy from the console and for the browser tests.
+  // Handy from the browser console when something looks wrong.
   window.uspUploader = uploader
 }
 

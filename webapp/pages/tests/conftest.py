@@ -5,6 +5,12 @@ from django.test import Client
 
 from webapp.accounts.models import User
 from webapp.files.tests.fixtures import *  # noqa: F403
+from webapp.pages.tests.browser import (  # noqa: F401 - fixtures, used by name
+    base_url,
+    browser_page,
+    signed_in_browser,
+    storage_system,
+)
 
 
 @pytest.fixture
