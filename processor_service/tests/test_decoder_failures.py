@@ -1,0 +1,100 @@
+"""Decoders that crash or run out of memory, through the actor: bounded attempts, then failed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from typing import BinaryIO
+
+import pytest
+
+from processor_service.settings import Settings
+from processor_service.steps import REGISTRY, Step, StepInput, StepOptions, StepResult
+from processor_service.tests.event_tap import EventTap
+from processor_service.tests.fake_storage import FakeStorage
+from processor_service.tests.harness import Harness, outcomes, payload
+from processor_service.tests.images import png
+
+
+def segfaults(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    os.kill(os.getpid(), signal.SIGSEGV)
+    raise AssertionError("still alive after SIGSEGV")
+
+
+def aborts(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    os.abort()
+
+
+def allocates_two_gigabytes(
+    stream: BinaryIO, source: StepInput, options: StepOptions
+) -> StepResult:
+    block = bytearray(2 * 1024**3)
+    return StepResult(metadata={"allocated": len(block)})
+
+
+@pytest.fixture(autouse=True)
+def failing_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, function in [
+        ("test.segfault", segfaults),
+        ("test.abort", aborts),
+        ("test.memory", allocates_two_gigabytes),
+    ]:
+        monkeypatch.setitem(REGISTRY, name, Step(name, 1, function, isolated=True))
+
+
+@pytest.mark.parametrize(
+    ("step", "code", "message"),
+    [
+        ("test.segfault", "decoder_crashed", "the decoder crashed with signal SIGSEGV"),
+        ("test.abort", "decoder_crashed", "the decoder crashed with signal SIGABRT"),
+        (
+            "test.memory",
+            "decoder_out_of_memory",
+            "the decoder needed more than its 1024 MiB of memory",
+        ),
+    ],
+)
+def test_a_decoder_that_dies_fails_the_job_after_two_attempts(
+    step: str,
+    code: str,
+    message: str,
+    harness: Harness,
+    fake_storage: FakeStorage,
+    event_tap: EventTap,
+) -> None:
+    job_id = harness.process(step, fake_storage.put(b"hostile bytes"))
+
+    received = event_tap.drain()
+    assert outcomes(received) == {
+        job_id: [("job.failed", 1, code, True), ("job.failed", 2, code, False)]
+    }
+    last = payload(received[-1])
+    assert (last.error.transient, last.error.message) == (False, f"{message} (attempt 2)")
+    assert [message.message_id for message in harness.broker.dead_letters] == [job_id]
+
+
+def test_with_one_crash_allowed_the_first_crash_fails_the_job(
+    settings: Settings, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    harness = Harness(dataclasses.replace(settings, decoder_max_crashes=1))
+    try:
+        job_id = harness.process("test.segfault", fake_storage.put(b"hostile bytes"))
+    finally:
+        harness.stop()
+
+    assert outcomes(event_tap.drain()) == {job_id: [("job.failed", 1, "decoder_crashed", False)]}
+
+
+def test_a_crashing_decoder_leaves_the_other_jobs_alone(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    image = fake_storage.put(png(800, 600))
+    crashing = [harness.submit("test.segfault", fake_storage.put(b"bad")) for _ in range(3)]
+    good = [harness.submit("image.thumbnail", image) for _ in range(3)]
+    harness.settle()
+
+    results = outcomes(event_tap.drain())
+    assert all(results[job][-1][:3] == ("job.failed", 2, "decoder_crashed") for job in crashing)
+    assert all(results[job] == [("job.succeeded", 1, "", False)] for job in good)
+    assert len(fake_storage.derivatives) == 6
