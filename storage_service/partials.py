@@ -49,6 +49,8 @@ class ChunkChecksum:
             digest = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise InvalidObject("the Upload-Checksum digest is not base64") from exc
+        if not digest:
+            raise InvalidObject("the Upload-Checksum header has no digest")
         return cls(algorithm.lower(), digest)
 
     def hasher(self) -> Hasher:

@@ -65,6 +65,13 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Handler = Callable[[Request, str, Receive, Responder], Awaitable[None]]
 
+
+class UnsupportedMediaType(StorageError):
+    """A body sent with a Content-Type tus does not accept for it."""
+
+    code = "unsupported_media_type"
+
+
 UPLOAD_PATH = re.compile(r"(?:/.*)?/uploads/([^/]+)/?")
 STATUS_FOR_ERROR: dict[type[StorageError], int] = {
     Forbidden: 403,
@@ -75,6 +82,7 @@ STATUS_FOR_ERROR: dict[type[StorageError], int] = {
     Locked: 423,
     ChecksumMismatch: 460,
     TooLarge: 413,
+    UnsupportedMediaType: 415,
     InvalidObject: 400,
 }
 STATUS_FOR_REJECTION = {
@@ -98,10 +106,6 @@ def status_for(error: StorageError) -> int:
         if kind in STATUS_FOR_ERROR:
             return STATUS_FOR_ERROR[kind]  # type: ignore[index]
     return 500
-
-
-class UnsupportedMediaType(StorageError):
-    code = "unsupported_media_type"
 
 
 def _require_octet_stream(request: Request) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import kombu
 import kombu.simple
 import pytest
@@ -20,6 +21,7 @@ from storage_service.server import StorageServer, create_server
 from storage_service.settings import Settings
 from usp import events
 from usp.storage_client import StorageClient
+from usp.v1 import storage_service_pb2_grpc
 
 TOKEN = "test-service-token"
 
@@ -95,6 +97,14 @@ def target(server: StorageServer) -> str:
 def client(target: str) -> Iterator[StorageClient]:
     with StorageClient(target, TOKEN, timeout=5.0, stream_timeout=30.0) as storage_client:
         yield storage_client
+
+
+@pytest.fixture
+def stub(target: str) -> Iterator[storage_service_pb2_grpc.StorageServiceStub]:
+    """A raw stub, for calls the client wrapper does not make."""
+    options = [("grpc.max_send_message_length", 8 * 1024 * 1024)]
+    with grpc.insecure_channel(target, options=options) as channel:
+        yield storage_service_pb2_grpc.StorageServiceStub(channel)
 
 
 @pytest.fixture

@@ -56,6 +56,20 @@ def delete_file(channel: grpc.Channel, metadata: Any) -> None:
     )
 
 
+def create_upload_session(channel: grpc.Channel, metadata: Any) -> None:
+    stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+    request = storage_service_pb2.CreateUploadSessionRequest(
+        file_id="file-1", owner_id="user-1", size=5
+    )
+    stub.CreateUploadSession(request, metadata=metadata, timeout=5)
+
+
+def abort_upload_session(channel: grpc.Channel, metadata: Any) -> None:
+    stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+    request = storage_service_pb2.AbortUploadSessionRequest(file_id="file-1")
+    stub.AbortUploadSession(request, metadata=metadata, timeout=5)
+
+
 def health_check(channel: grpc.Channel, metadata: Any) -> Any:
     stub = health_pb2_grpc.HealthStub(channel)
     return stub.Check(health_pb2.HealthCheckRequest(service=""), metadata=metadata, timeout=5)
@@ -79,6 +93,8 @@ CALLS: dict[str, Callable[[grpc.Channel, Any], Any]] = {
     "read (server streaming)": read_object,
     "stat (unary)": stat_object,
     "delete (unary)": delete_file,
+    "create upload session (unary)": create_upload_session,
+    "abort upload session (unary)": abort_upload_session,
     "health check": health_check,
     "health watch (server streaming)": health_watch,
     "reflection (bidirectional)": list_services,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -92,13 +91,6 @@ def test_missing_file_id_is_refused(client: StorageClient) -> None:
         client.write_object([DATA], file_id="")
 
     assert excinfo.value.status == grpc.StatusCode.INVALID_ARGUMENT
-
-
-@pytest.fixture
-def stub(target: str) -> Iterator[storage_service_pb2_grpc.StorageServiceStub]:
-    options = [("grpc.max_send_message_length", 8 * MIB)]
-    with grpc.insecure_channel(target, options=options) as channel:
-        yield storage_service_pb2_grpc.StorageServiceStub(channel)
 
 
 def raw_write(
