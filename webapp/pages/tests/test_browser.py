@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from webapp.accounts.models import User
 from webapp.files.models import File, FileState
@@ -208,6 +211,7 @@ def test_pausing_an_upload_and_resuming_it_continues_from_the_servers_offset(
 
     page.set_input_files(FILES_INPUT, str(video))
     wait_for_bytes(page, "clip.bin", MIB)
+    progress = row(page, "clip.bin").locator(".detail").inner_text()
     row(page, "clip.bin").locator("button.row-action").click()
     page.locator(".upload-row[data-state=paused]", has_text="clip.bin").wait_for()
     assert File.objects.get(owner=user).state == FileState.AWAITING_UPLOAD
@@ -219,6 +223,7 @@ def test_pausing_an_upload_and_resuming_it_continues_from_the_servers_offset(
     assert (file.sha256, file.size) == (sha256_of(data), len(data))
     assert offsets[paused_at] > 0, offsets
     assert offsets == sorted(offsets)
+    assert re.fullmatch(r"\d+% · [\d.]+ MiB of 6\.0 MiB · [\d.]+ [KM]iB/s · .* left", progress)
 
 
 def test_reloading_mid_upload_and_adding_the_same_file_again_resumes_where_it_stopped(
@@ -254,6 +259,30 @@ def test_reloading_mid_upload_and_adding_the_same_file_again_resumes_where_it_st
     assert offsets and offsets[0] >= MIB, offsets
     assert page.locator("#unfinished-uploads li").count() == 0
     assert "resumed at" in row(page, "backup.tar").locator(".detail").inner_text()
+
+
+def test_an_unfinished_upload_listed_on_the_page_can_be_discarded(
+    browser_page: Any, base_url: str, user: User, storage_system: RunningStorage
+) -> None:
+    client = Client()
+    client.force_login(user)
+    intent = client.post(
+        "/api/v1/uploads/",
+        data=json.dumps({"name": "abandoned.iso", "size": 4096}),
+        content_type="application/json",
+    )
+    assert intent.status_code == 201, intent.content
+    file_id = intent.json()["file_id"]
+    page = browser_page
+
+    page.goto(f"{base_url}/upload/")
+    item = page.locator(f"#unfinished-uploads li[data-file-id='{file_id}']")
+    assert "abandoned.iso" in item.inner_text()
+    item.locator("button[data-discard]").click()
+
+    item.wait_for(state="detached")
+    assert page.locator("#unfinished-uploads").is_hidden()
+    assert not File.objects.filter(pk=file_id).exists()
 
 
 def test_without_javascript_the_plain_form_uploads_through_the_webapp(
