@@ -21,7 +21,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from typing import Any
 
@@ -67,6 +67,11 @@ class StepCrashed(Exception):
 
 _context_lock = threading.Lock()
 _context: ForkServerContext | None = None
+# multiprocessing reads a forkserver child's exit status from a pipe the first time
+# the child is polled, and Process.start polls every other child: two threads polling
+# one child at once could both read, and the loser would see 255. So every start and
+# every poll (exitcode, kill, close) happens under this lock; waits happen outside it.
+_lifecycle = threading.Lock()
 
 
 def context() -> ForkServerContext:
@@ -106,7 +111,8 @@ def run_isolated(
         name="usp-decoder",
         daemon=True,
     )
-    process.start()
+    with _lifecycle:
+        process.start()
     sender.close()
     try:
         return _receive(receiver, process, limits)
@@ -156,8 +162,7 @@ def _error(error: dict[str, str]) -> Exception:
 
 def _death(process: Any) -> DecoderFailure:
     """Why a child ended without a result, judged from how it ended."""
-    process.join(REAP_SECONDS)
-    status = process.exitcode
+    status = _exit_status(process, REAP_SECONDS)
     if status is None or status >= 0:
         return DecoderFailure("decoder_crashed", f"the decoder exited with status {status}")
     number = -status
@@ -179,13 +184,24 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
+def _exit_status(process: Any, timeout: float) -> int | None:
+    """The child's exit status once it has ended, waiting at most `timeout` seconds."""
+    wait([process.sentinel], timeout)
+    with _lifecycle:
+        status: int | None = process.exitcode
+    return status
+
+
 def _reap(process: Any) -> None:
-    """Make sure the child is gone: killed if still running, and waited for."""
-    if process.exitcode is None:
-        process.kill()
-    process.join(REAP_SECONDS)
-    if process.exitcode is not None:
-        process.close()
+    """Make sure the child is gone: killed if still running, and its resources freed."""
+    status = _exit_status(process, 0)
+    if status is None:
+        with _lifecycle:
+            process.kill()
+        status = _exit_status(process, REAP_SECONDS)
+    if status is not None:
+        with _lifecycle:
+            process.close()
 
 
 def measure_overhead(calls: int = 20) -> float:

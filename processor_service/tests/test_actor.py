@@ -17,6 +17,7 @@ from processor_service.tests.event_tap import EventTap
 from processor_service.tests.fake_storage import FakeStorage, RecordedDerivative
 from processor_service.tests.harness import FILE_ID, Harness, as_dict, payload, summary
 from processor_service.tests.images import halves, jpeg_with_exif
+from processor_service.tests.pdfs import pdf_with_pages
 
 
 def test_image_gets_stored_webp_thumbnails_and_started_then_succeeded_events(
@@ -59,6 +60,21 @@ def test_image_gets_stored_webp_thumbnails_and_started_then_succeeded_events(
     for stored, size in ((small, (256, 192)), (large, (1024, 768))):
         with Image.open(io.BytesIO(fake_storage.objects[stored.sha256])) as image:
             assert (image.format, image.size) == ("WEBP", size)
+
+
+def test_pdf_preview_is_stored_as_a_derivative_of_the_file(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    job_id = harness.process("pdf.preview", fake_storage.put(pdf_with_pages(2)))
+
+    _, succeeded = event_tap.drain()
+    body = as_dict(payload(succeeded))
+    assert (body["metadata"]["pages"], body["metadata"]["text"]) == (2.0, "Page 1\nPage 2")
+    [stored] = fake_storage.derivatives
+    assert stored == RecordedDerivative(FILE_ID, "preview-1024", job_id, stored.sha256)
+    assert [(d["kind"], d["object"]["content_type"]) for d in body["derivatives"]] == [
+        ("preview-1024", "image/webp")
+    ]
 
 
 def test_metadata_step_reports_image_details_in_the_succeeded_event(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import signal
+import time
 from typing import BinaryIO
 
 import pytest
@@ -98,3 +100,28 @@ def test_a_crashing_decoder_leaves_the_other_jobs_alone(
     assert all(results[job][-1][:3] == ("job.failed", 2, "decoder_crashed") for job in crashing)
     assert all(results[job] == [("job.succeeded", 1, "", False)] for job in good)
     assert len(fake_storage.derivatives) == 6
+
+
+def sleeps(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    time.sleep(60)
+    return StepResult()
+
+
+def test_a_sandboxed_step_past_the_time_limit_is_stopped_and_its_child_killed(
+    settings: Settings,
+    fake_storage: FakeStorage,
+    event_tap: EventTap,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(REGISTRY, "test.sleep", Step("test.sleep", 1, sleeps, isolated=True))
+    harness = Harness(dataclasses.replace(settings, step_time_limit_ms=500, max_retries=0))
+    started = time.monotonic()
+    try:
+        job_id = harness.process("test.sleep", fake_storage.put(b"bytes"))
+    finally:
+        harness.stop()
+
+    assert time.monotonic() - started < 10
+    [(event, attempt, code, will_retry)] = outcomes(event_tap.drain())[job_id]
+    assert (event, attempt, code, will_retry) == ("job.failed", 1, "time_limit_exceeded", False)
+    assert multiprocessing.active_children() == []
