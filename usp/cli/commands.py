@@ -8,8 +8,8 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
+from usp.cli.batch import Batch, BatchOptions
 from usp.cli.config import (
     DEFAULT_URL,
     Settings,
@@ -20,12 +20,11 @@ from usp.cli.config import (
     write_settings,
 )
 from usp.cli.download import default_destination, save_verified
-from usp.cli.errors import ApiError, CliError
+from usp.cli.errors import CliError
 from usp.cli.grpc_client import ApiClient, FileStatus, grpc_target
 from usp.cli.output import (
     human_size,
     progress_bar,
-    result_line,
     table_header,
     table_row,
     watch_line,
@@ -63,41 +62,24 @@ def _read_token() -> str:
 
 
 def upload(args: argparse.Namespace) -> int:
-    """Upload each file in turn; one failed file does not stop the others."""
+    """Upload the files, a few at a time; one failed file does not stop the others."""
     paths = [Path(name) for name in args.files]
     for path in paths:
         if not path.is_file():
             raise CliError(f"{path}: no such file")
-    settings = load_settings()
-    pipeline = _split_pipeline(args.pipeline)
-    failures = 0
-    with RestClient(settings.url, settings.token) as client:
-        for path in paths:
-            try:
-                resource = _upload_one(client, path, pipeline=pipeline, progress=args.progress)
-            except ApiError as exc:
-                print(f"usp: {path}: {exc}", file=sys.stderr)
-                failures += 1
-                continue
-            print(result_line(resource), flush=True)
-    return 1 if failures else 0
+    options = BatchOptions(
+        pipeline=_split_pipeline(args.pipeline),
+        chunk_size=args.chunk_size,
+        sha256=args.sha256,
+        multipart=args.multipart,
+        parallel=args.parallel,
+        progress=args.progress,
+    )
+    return Batch(load_settings(), options).run(paths)
 
 
 def _split_pipeline(value: str | None) -> list[str]:
     return [step.strip() for step in (value or "").split(",") if step.strip()]
-
-
-def _upload_one(
-    client: RestClient, path: Path, *, pipeline: list[str], progress: bool | None
-) -> dict[str, Any]:
-    bar, advance = progress_bar(total=path.stat().st_size, label=path.name, enabled=progress)
-    with bar:
-
-        def on_progress(sent: int, total: int) -> None:
-            bar.total = total
-            advance(sent)
-
-        return client.upload(path, pipeline=pipeline, on_progress=on_progress)
 
 
 def list_files(args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from usp.cli import commands
+from usp.cli.batch import DEFAULT_PARALLEL
 from usp.cli.errors import CliError
+from usp.cli.uploads import DEFAULT_CHUNK_SIZE
 
 DEFAULT_WATCH_TIMEOUT = 600.0
 
@@ -35,9 +37,41 @@ def _add_login(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_upload(sub: argparse._SubParsersAction) -> None:
-    upload = sub.add_parser("upload", help="upload files, streamed, with progress")
+    upload = sub.add_parser(
+        "upload",
+        help="upload files, resumably, with progress",
+        description=(
+            "Upload files: an upload intent per file, then the bytes in checksummed chunks "
+            "to the signed location it returns. Run the same command again after an "
+            "interruption and each file goes on from where the server has it."
+        ),
+    )
     upload.add_argument("files", nargs="+", metavar="FILE")
     upload.add_argument("--pipeline", help="steps to run, comma-separated (default: by type)")
+    upload.add_argument(
+        "--sha256",
+        action="store_true",
+        help="hash each file first and have the server verify the SHA-256 end to end",
+    )
+    upload.add_argument(
+        "--parallel",
+        type=_positive_int,
+        default=DEFAULT_PARALLEL,
+        metavar="N",
+        help="files sent at once (default: %(default)s)",
+    )
+    upload.add_argument(
+        "--chunk-size",
+        type=_byte_size,
+        default=DEFAULT_CHUNK_SIZE,
+        metavar="SIZE",
+        help="bytes per request, e.g. 8MiB or 512K (default: 8MiB)",
+    )
+    upload.add_argument(
+        "--multipart",
+        action="store_true",
+        help="send each file in one multipart POST through the webapp (not resumable)",
+    )
     _add_progress(upload)
     upload.set_defaults(handler=commands.upload)
 
@@ -84,6 +118,32 @@ def _positive_seconds(value: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError("must be more than 0 seconds")
     return seconds
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _byte_size(value: str) -> int:
+    """`8388608`, `8M`, `8MiB`, `512k`, `1G`: binary multiples."""
+    text = value.strip().lower().removesuffix("ib").removesuffix("b")
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _SIZE_UNITS else (text, "")
+    try:
+        size = int(number) * _SIZE_UNITS[unit]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a size: {value!r}") from exc
+    if size < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 byte")
+    return size
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,11 +51,17 @@ def watch_line(status: FileStatus) -> str:
 
 
 def progress_bar(
-    *, total: int, label: str, enabled: bool | None, stream: TextIO | None = None
+    *,
+    total: int,
+    label: str,
+    enabled: bool | None,
+    stream: TextIO | None = None,
+    position: int | None = None,
 ) -> tuple[tqdm, Callable[[int], None]]:
     """A byte progress bar with throughput, and a callback taking the bytes done so far.
 
-    `enabled=None` shows it only when the stream is a terminal.
+    `enabled=None` shows it only when the stream is a terminal; `position` is the line
+    of the bar when several run at once.
     """
     out = stream or sys.stderr
     show = out.isatty() if enabled is None else enabled
@@ -69,6 +75,7 @@ def progress_bar(
         disable=not show,
         leave=False,
         dynamic_ncols=True,
+        position=position,
     )
 
     def advance(done: int) -> None:

@@ -91,6 +91,25 @@ class RestClient:
                 timeout=(CONNECT_TIMEOUT, UPLOAD_READ_TIMEOUT),
             )
 
+    def create_upload(
+        self,
+        *,
+        name: str,
+        size: int,
+        sha256: str = "",
+        pipeline: Sequence[str] = (),
+        idempotency_key: str = "",
+    ) -> Resource:
+        """An upload intent: the server checks size, type and quota, creates the file and
+        answers with its signed `upload_url`. The same Idempotency-Key gets the same."""
+        body: dict[str, Any] = {"name": name, "size": size}
+        if sha256:
+            body["sha256"] = sha256
+        if pipeline:
+            body["pipeline"] = list(pipeline)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._json("POST", self.api_url("uploads/"), json=body, headers=headers)
+
     def download(self, resource: Resource) -> Iterator[bytes]:
         """The bytes of a file's content, in chunks, as they arrive."""
         url = urljoin(f"{self.url}/", resource.get("content_url") or "")
@@ -124,14 +143,28 @@ class RestClient:
         try:
             response = self._session.request(method, url, **kwargs)
         except requests.ConnectionError as exc:
-            raise CliError(f"cannot reach {self.url}: {_reason(exc)}") from exc
+            raise Unreachable(f"cannot reach {self.url}: {_reason(exc)}") from exc
         except requests.Timeout as exc:
-            raise CliError(f"{self.url} did not answer in time") from exc
+            raise Unreachable(f"{self.url} did not answer in time") from exc
         except requests.RequestException as exc:
             raise CliError(f"request to {url} failed: {exc}") from exc
         if response.status_code >= 400:
             raise error_from_response(response)
         return response
+
+
+class Unreachable(CliError):
+    """The server could not be reached or did not answer in time."""
+
+
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
+def is_transient(error: CliError) -> bool:
+    """Whether trying the same request again later may succeed."""
+    if isinstance(error, Unreachable):
+        return True
+    return isinstance(error, ApiError) and error.status in TRANSIENT_STATUSES
 
 
 def error_from_response(response: requests.Response) -> ApiError:

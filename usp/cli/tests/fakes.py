@@ -3,9 +3,12 @@ gRPC ApiService that replays a script of File messages."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +41,8 @@ class FakeHttpApi:
     routes: dict[tuple[str, str], Reply] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
+    # Routes answered by code: (method, path prefix) -> handler of the request.
+    handlers: dict[tuple[str, str], Callable[[Recorded], Reply]] = field(default_factory=dict)
 
     def json(self, method: str, path: str, body: Any, status: int = 200) -> None:
         self.routes[(method, path)] = Reply(status, json.dumps(body).encode())
@@ -61,8 +66,12 @@ def _handler(api: FakeHttpApi) -> type[BaseHTTPRequestHandler]:
         def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            api.requests.append(Recorded(method, self.path, dict(self.headers), body))
+            recorded = Recorded(method, self.path, dict(self.headers), body)
+            api.requests.append(recorded)
             reply = api.reply(method, self.path)
+            for (route_method, prefix), handle in api.handlers.items():
+                if route_method == method and self.path.startswith(prefix):
+                    reply = handle(recorded)
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
@@ -117,3 +126,115 @@ def serve_grpc(servicer: ScriptedApiService) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         server.stop(grace=None)
+
+
+@dataclass
+class TusUpload:
+    length: int
+    data: bytearray = field(default_factory=bytearray)
+    completed: bool = False
+
+
+@dataclass
+class FakeTusServer:
+    """A tus 1.0.0 data plane in memory: HEAD, PATCH with Upload-Checksum, 404 after
+    completion. `faults` is a script of what the next PATCHes meet: None (nothing), an
+    HTTP status, or ("cut", n) to keep n bytes of the chunk and drop the connection."""
+
+    uploads: dict[str, TusUpload] = field(default_factory=dict)
+    faults: list[int | tuple[str, int] | None] = field(default_factory=list)
+    requests: list[Recorded] = field(default_factory=list)
+    url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def create(self, upload_id: str, length: int) -> str:
+        self.uploads[upload_id] = TusUpload(length)
+        return f"{self.url}/files/{upload_id}"
+
+    def patched_bytes(self) -> int:
+        return sum(len(r.body) for r in self.requests if r.method == "PATCH")
+
+
+def _tus_handler(server: FakeTusServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_HEAD(self) -> None:
+            upload = self._upload("HEAD", b"")
+            if upload is None:
+                return
+            self._reply(200, {"Upload-Offset": len(upload.data), "Upload-Length": upload.length})
+
+        def do_PATCH(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            fault = server.faults.pop(0) if server.faults else None
+            if isinstance(fault, tuple):
+                self._cut(fault[1])
+                return
+            body = self.rfile.read(length)
+            upload = self._upload("PATCH", body)
+            if upload is None:
+                return
+            if isinstance(fault, int):
+                self._reply(fault, {}, b"try again later")
+                return
+            self._append(upload, body)
+
+        def _append(self, upload: TusUpload, body: bytes) -> None:
+            if int(self.headers["Upload-Offset"]) != len(upload.data):
+                self._reply(409, {"Upload-Offset": len(upload.data)}, b"offset mismatch")
+                return
+            algorithm, _, digest = self.headers.get("Upload-Checksum", "").partition(" ")
+            if algorithm != "sha256" or base64.b64decode(digest) != hashlib.sha256(body).digest():
+                self._reply(460, {}, b"checksum mismatch")
+                return
+            with server.lock:
+                upload.data.extend(body)
+                upload.completed = len(upload.data) == upload.length
+            self._reply(204, {"Upload-Offset": len(upload.data)})
+
+        def _cut(self, keep: int) -> None:
+            """Store the first `keep` bytes of the chunk, then drop the connection."""
+            body = self.rfile.read(min(keep, int(self.headers.get("Content-Length") or 0)))
+            upload = self._upload("PATCH", body)
+            if upload is not None:
+                with server.lock:
+                    upload.data.extend(body)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _upload(self, method: str, body: bytes) -> TusUpload | None:
+            server.requests.append(Recorded(method, self.path, dict(self.headers), body))
+            upload = server.uploads.get(self.path.rsplit("/", 1)[-1])
+            if upload is None or upload.completed:
+                self._reply(404, {}, b"no such upload")
+                return None
+            return upload
+
+        def _reply(self, status: int, headers: dict[str, object], body: bytes = b"") -> None:
+            self.send_response(status)
+            self.send_header("Tus-Resumable", "1.0.0")
+            for name, value in headers.items():
+                self.send_header(name, str(value))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    return Handler
+
+
+def serve_tus(server: FakeTusServer) -> Iterator[FakeTusServer]:
+    http = ThreadingHTTPServer(("127.0.0.1", 0), _tus_handler(server))
+    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{http.server_address[1]}"
+    try:
+        yield server
+    finally:
+        http.shutdown()
+        http.server_close()
+        thread.join(timeout=5)

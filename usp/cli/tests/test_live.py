@@ -90,7 +90,7 @@ def test_login_with_a_wrong_token_is_refused_by_the_server(
     assert not cli_environment.exists()
 
 
-def test_upload_ls_and_get_round_trip_the_bytes_verified(
+def test_multipart_upload_ls_and_get_round_trip_the_bytes_verified(
     logged_in: Path,
     user: User,
     fake_storage: FakeStorageServer,  # noqa: F811
@@ -101,7 +101,7 @@ def test_upload_ls_and_get_round_trip_the_bytes_verified(
     source.write_bytes(CONTENT)
     capsys.readouterr()
 
-    assert main(["upload", str(source), "--pipeline", "metadata,checksum"]) == 0
+    assert main(["upload", str(source), "--multipart", "--pipeline", "metadata,checksum"]) == 0
     file = File.objects.get(owner=user)
     assert capsys.readouterr().out == f"{file.pk}  picture.png  processing\n"
     assert list(Job.objects.filter(file=file).values_list("step", flat=True)) == [
@@ -141,7 +141,7 @@ def test_watch_follows_processing_to_ready_and_exits_zero(
 ) -> None:
     source = tmp_path / "notes.txt"
     source.write_text("notes\n")
-    assert main(["upload", str(source)]) == 0
+    assert main(["upload", str(source), "--multipart"]) == 0
     file = File.objects.get(owner=user)
     capsys.readouterr()
 
@@ -163,7 +163,7 @@ def test_watch_of_a_failing_file_exits_one_with_the_reason(
 ) -> None:
     source = tmp_path / "notes.txt"
     source.write_text("notes\n")
-    assert main(["upload", str(source)]) == 0
+    assert main(["upload", str(source), "--multipart"]) == 0
     file = File.objects.get(owner=user)
     capsys.readouterr()
 

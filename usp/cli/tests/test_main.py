@@ -177,7 +177,7 @@ def test_ls_prints_a_table_and_follows_every_page(
     ]
 
 
-def test_upload_streams_multipart_with_pipeline_and_prints_one_line_per_file(
+def test_upload_multipart_streams_one_post_with_pipeline_and_prints_one_line_per_file(
     http_api: FakeHttpApi,
     cli_environment: Path,
     tmp_path: Path,
@@ -188,7 +188,12 @@ def test_upload_streams_multipart_with_pipeline_and_prints_one_line_per_file(
     source = tmp_path / "a.txt"
     source.write_bytes(b"hello upload")
 
-    assert main(["upload", str(source), "--pipeline", "metadata, checksum", "--progress"]) == 0
+    assert (
+        main(
+            ["upload", str(source), "--multipart", "--pipeline", "metadata, checksum", "--progress"]
+        )
+        == 0
+    )
 
     (request,) = http_api.requests
     assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
@@ -216,7 +221,7 @@ def test_upload_of_a_missing_file_sends_nothing(
     assert capsys.readouterr().err == f"usp: {missing}: no such file\n"
 
 
-def test_upload_reports_the_servers_error_per_file_and_exits_non_zero(
+def test_upload_multipart_reports_the_servers_error_per_file_and_exits_non_zero(
     http_api: FakeHttpApi,
     cli_environment: Path,
     tmp_path: Path,
@@ -228,7 +233,7 @@ def test_upload_reports_the_servers_error_per_file_and_exits_non_zero(
     source = tmp_path / "big.bin"
     source.write_bytes(b"x" * 100)
 
-    assert main(["upload", str(source)]) == 1
+    assert main(["upload", str(source), "--multipart"]) == 1
 
     captured = capsys.readouterr()
     assert captured.out == ""
