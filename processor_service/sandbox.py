@@ -5,8 +5,9 @@ forked from a forkserver that has already imported them, so a call costs a few
 milliseconds, never a fork of the threaded worker itself. The child limits its own
 address space (RLIMIT_AS) and CPU time (RLIMIT_CPU), which programs it starts inherit,
 and writes no core dumps. It opens the input by the path the parent gives it and sends
-back JSON and raw derivative bytes, never a pickle, so the parent trusts nothing it
-gets. A child that dies, runs out of memory or overstays becomes a DecoderFailure.
+back JSON and raw derivative bytes, never a pickle, so even a decoder subverted by its
+input cannot make the parent run code. A child that dies, runs out of memory or
+overstays becomes a DecoderFailure.
 """
 
 from __future__ import annotations
@@ -132,23 +133,26 @@ def _receive(receiver: Connection, process: Any, limits: SandboxLimits) -> StepR
     try:
         header = json.loads(receiver.recv_bytes(MAX_MESSAGE_BYTES))
         blobs = [receiver.recv_bytes(MAX_MESSAGE_BYTES) for _ in header.get("derivatives", ())]
+        return _result(header, blobs)
     except EOFError:
         raise _death(process) from None
-    except (OSError, ValueError) as error:
-        message = f"the decoder sent a broken result: {error}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        message = f"the decoder sent a broken result: {error!r}"
         raise DecoderFailure("decoder_crashed", message) from None
-    return _result(header, blobs)
 
 
 def _result(header: dict[str, Any], blobs: list[bytes]) -> StepResult:
     error = header.get("error")
     if error is not None:
         raise _error(error)
+    metadata = header["metadata"]
+    if not isinstance(metadata, dict):
+        raise TypeError("the metadata is not an object")
     derivatives = [
         DerivativeOutput(str(item["kind"]), str(item["content_type"]), blob)
         for item, blob in zip(header["derivatives"], blobs, strict=True)
     ]
-    return StepResult(metadata=header["metadata"], derivatives=derivatives)
+    return StepResult(metadata=metadata, derivatives=derivatives)
 
 
 def _error(error: dict[str, str]) -> Exception:

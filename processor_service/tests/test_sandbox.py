@@ -65,6 +65,12 @@ def raises_unexpectedly(stream: BinaryIO, source: StepInput, options: StepOption
     raise KeyError("surprise")
 
 
+def returns_unserialisable_metadata(
+    stream: BinaryIO, source: StepInput, options: StepOptions
+) -> StepResult:
+    return StepResult(metadata={"raw": b"bytes are not JSON"})
+
+
 def reports_its_limits(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
     return StepResult(
         metadata={
@@ -198,6 +204,11 @@ def test_a_child_past_its_wall_clock_time_is_killed(input_file: Path) -> None:
 def test_an_unexpected_exception_in_the_child_is_a_step_crash(input_file: Path) -> None:
     with pytest.raises(StepCrashed, match="KeyError: 'surprise'"):
         isolated(raises_unexpectedly, input_file)
+
+
+def test_metadata_json_cannot_carry_is_a_step_crash(input_file: Path) -> None:
+    with pytest.raises(StepCrashed, match="TypeError: Object of type bytes"):
+        isolated(returns_unserialisable_metadata, input_file)
 
 
 def test_sandbox_overhead_per_call_is_a_few_milliseconds() -> None:
