@@ -131,6 +131,7 @@ export class FileRow {
   }
 
   uploaded() {
+    this.setState('verifying')
     this.pauseButton.hidden = true
     this.progress.value = this.progress.max
     const first = this.firstSample
@@ -168,7 +169,9 @@ export class FileRow {
   /** The file as the API reports it now. */
   render(resource) {
     this.pauseButton.hidden = true
-    this.setState(resource.state)
+    // Every byte is sent; storage has yet to report the commit.
+    const verifying = resource.state === 'awaiting_upload' && this.uploadSummary
+    this.setState(verifying ? 'verifying' : resource.state)
     this.detail.textContent = describe(resource, this.uploadSummary)
     this.renderJobs(resource.jobs || [])
     this.error.textContent = failures(resource)
