@@ -10,6 +10,9 @@ import pytest
 from PIL import Image
 
 from processor_service.steps import PermanentError, StepOptions, StepResult, media_probe
+from processor_service.tests.event_tap import EventTap
+from processor_service.tests.fake_storage import FakeStorage
+from processor_service.tests.harness import Harness, as_dict, payload
 from processor_service.tests.images import png, step_input
 from processor_service.tests.media import make_audio, make_video, requires_ffmpeg
 
@@ -124,3 +127,15 @@ def test_without_ffmpeg_the_step_reports_itself_unavailable(
         "step_unavailable",
         "media.probe needs ffprobe/ffmpeg, which are not installed",
     )
+
+
+@requires_ffmpeg
+def test_media_job_probes_in_the_sandbox_and_stores_the_poster(
+    video: bytes, harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    job_id = harness.process("media.probe", fake_storage.put(video))
+
+    _, succeeded = event_tap.drain()
+    metadata = as_dict(payload(succeeded))["metadata"]
+    assert (metadata["width"], metadata["video_codec"]) == (320.0, "mpeg4")
+    assert [(d.kind, d.job_id) for d in fake_storage.derivatives] == [("poster-1024", job_id)]
