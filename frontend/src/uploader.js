@@ -189,8 +189,9 @@ export class PageUploader {
     const stop = follow({
       url: this.fileUrl(session.file_id),
       onGone: retry,
-      until: (resource) => resource.state !== 'awaiting_upload' || ++polls >= GONE_POLLS,
+      until: (resource) => resource.state !== 'awaiting_upload' || polls >= GONE_POLLS,
       onUpdate: (resource) => {
+        polls += 1
         if (resource.state === 'failed') this.rows.get(fileID)?.render(resource)
         else if (resource.state !== 'awaiting_upload' || polls >= GONE_POLLS) retry()
       },

@@ -261,6 +261,32 @@ def test_reloading_mid_upload_and_adding_the_same_file_again_resumes_where_it_st
     assert "resumed at" in row(page, "backup.tar").locator(".detail").inner_text()
 
 
+def test_adding_a_file_again_after_its_upload_finished_uploads_it_as_a_new_file(
+    signed_in_browser: SignedInBrowser,
+    base_url: str,
+    user: User,
+    storage_system: RunningStorage,
+    tmp_path: Path,
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the same bytes twice\n")
+    first_page = signed_in_browser.new_page()
+    first_page.goto(f"{base_url}/upload/")
+    first_page.set_input_files(FILES_INPUT, str(notes))
+    first_page.locator(f".upload-row{COMMITTED}", has_text="notes.txt").wait_for()
+    first = File.objects.get(owner=user)
+
+    page = signed_in_browser.new_page()
+    page.goto(f"{base_url}/upload/")
+    page.set_input_files(FILES_INPUT, str(notes))
+
+    again = page.locator(f".upload-row[data-file-id]{COMMITTED}", has_text="notes.txt")
+    again.wait_for()
+    second = File.objects.exclude(pk=first.pk).get(owner=user)
+    assert again.get_attribute("data-file-id") == str(second.pk)
+    assert second.sha256 == first.sha256 == sha256_of(b"the same bytes twice\n")
+
+
 def test_an_unfinished_upload_listed_on_the_page_can_be_discarded(
     browser_page: Any, base_url: str, user: User, storage_system: RunningStorage
 ) -> None:
