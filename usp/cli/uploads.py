@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,10 @@ DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 HASH_BLOCK = 1024 * 1024
 # Upload states in which the bytes have reached storage.
 ARRIVED_STATES = frozenset({"stored", "processing", "ready", "failed"})
+# Seconds to wait, after the last byte, for the file's state to say it is stored.
+CATALOG_WAIT = 5.0
+# A re-run replaces an expired session by a new one; this bounds the chain.
+MAX_EXPIRED_SESSIONS = 16
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,11 @@ class UploadRequest:
     pipeline: Sequence[str] = ()
     sha256: str = ""
     chunk_size: int = DEFAULT_CHUNK_SIZE
+
+
+def has_arrived(resource: dict[str, Any]) -> bool:
+    """Whether storage holds the file's bytes (a rejected upload has no SHA-256)."""
+    return bool(resource.get("sha256")) and resource.get("state") in ARRIVED_STATES
 
 
 def file_sha256(path: Path, on_read: Callable[[int], None] | None = None) -> str:
@@ -111,8 +121,43 @@ class Uploader:
 
     def run(self) -> dict[str, Any]:
         size = self.request.path.stat().st_size
+        intent = self._intent(size)
+        file_id = str(intent.get("file_id") or "")
+        url = str(intent.get("upload_url") or "")
+        if not file_id or not url:
+            raise CliError("the server's upload intent has no file_id or upload_url")
+        if has_arrived(intent.get("file") or {}):
+            return dict(intent["file"])  # sent completely by an earlier run
+        self._transfer(url, size, file_id)
+        return self._catalogued(file_id)
+
+    def _catalogued(self, file_id: str) -> dict[str, Any]:
+        """The file once the webapp has heard from storage that it is stored (that news
+        travels by event, a moment after the last byte), or as it is after a few seconds."""
+        deadline = time.monotonic() + CATALOG_WAIT
+        delay = 0.05
+        while True:
+            resource = self.rest.get_file(file_id)
+            if resource.get("state") != "awaiting_upload" or time.monotonic() > deadline:
+                return resource
+            self._pause(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _intent(self, size: int) -> dict[str, Any]:
+        """The intent for this file. When the one the key finds expired before its bytes
+        arrived, a new one replaces it, under a key derived from the expired file, so
+        that later re-runs find the new one too."""
         key = fingerprint(self.request, self.rest.url)
-        intent = self._retrying_rest(
+        for _ in range(MAX_EXPIRED_SESSIONS):
+            intent = self._create_intent(size, key)
+            file = intent.get("file") or {}
+            if file.get("state") != "expired":
+                return intent
+            key = "usp-cli-" + hashlib.sha256(f"{key}\0{file.get('id')}".encode()).hexdigest()[:48]
+        raise CliError("every upload session for this file has expired")
+
+    def _create_intent(self, size: int, key: str) -> dict[str, Any]:
+        return self._retrying_rest(
             lambda: self.rest.create_upload(
                 name=self.request.name,
                 size=size,
@@ -121,12 +166,6 @@ class Uploader:
                 idempotency_key=key,
             )
         )
-        file_id = str(intent.get("file_id") or "")
-        url = str(intent.get("upload_url") or "")
-        if not file_id or not url:
-            raise CliError("the server's upload intent has no file_id or upload_url")
-        self._transfer(url, size, file_id)
-        return self.rest.get_file(file_id)
 
     def _transfer(self, url: str, size: int, file_id: str) -> None:
         """Send what the server lacks, from the offset it reports."""
@@ -181,9 +220,7 @@ class Uploader:
             raise CliError(message) from exc
 
     def _arrived(self, file_id: str) -> bool:
-        """Whether storage holds the file's bytes (a rejected upload has no SHA-256)."""
-        resource = self.rest.get_file(file_id)
-        return bool(resource.get("sha256")) and resource.get("state") in ARRIVED_STATES
+        return has_arrived(self.rest.get_file(file_id))
 
     def _count_failure(self, exc: TusError, failures: int) -> int:
         failures += 1

@@ -4,6 +4,7 @@ gRPC ApiService that replays a script of File messages."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import socket
@@ -238,3 +239,85 @@ def serve_tus(server: FakeTusServer) -> Iterator[FakeTusServer]:
         http.shutdown()
         http.server_close()
         thread.join(timeout=5)
+
+
+class CuttingProxy:
+    """A TCP proxy to a server that, once armed with `cut_after(n)`, drops the client's
+    connection when n more bytes have gone from a client towards the server: a network
+    failure in the middle of a request."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self.target: tuple[str, int] | None = None
+        self.cuts = 0
+        self._budget: int | None = None
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cut_after(self, count: int) -> None:
+        with self._lock:
+            self._budget = count
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _address = self._listener.accept()
+            except OSError:
+                return
+            assert self.target is not None, "set the proxy's target first"
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+
+    def _pump_up(self, client: socket.socket, upstream: socket.socket) -> None:
+        while data := _recv(client):
+            forward, cut = self._take(data)
+            upstream.sendall(forward)
+            if cut:
+                self.cuts += 1
+                for sock in (client, upstream):
+                    _shut(sock)
+                return
+        _shut(upstream)
+
+    def _take(self, data: bytes) -> tuple[bytes, bool]:
+        with self._lock:
+            if self._budget is None or self._budget > len(data):
+                if self._budget is not None:
+                    self._budget -= len(data)
+                return data, False
+            forward, self._budget = data[: self._budget], None
+            return forward, True
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    while data := _recv(source):
+        try:
+            sink.sendall(data)
+        except OSError:
+            break
+    _shut(sink)
+
+
+def _recv(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(256 * 1024)
+    except OSError:
+        return b""
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -39,6 +39,7 @@ class Intents:
     names: dict[str, str] = field(default_factory=dict)
     refuse: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     barrier: threading.Barrier | None = None
+    expired: set[str] = field(default_factory=set)
 
     def create(self, request: Recorded) -> Reply:
         body = json.loads(request.body)
@@ -53,19 +54,22 @@ class Intents:
             self.by_key[key] = (file_id, self.tus.create(file_id, body["size"]))
             self.names[file_id] = body["name"]
         file_id, url = self.by_key[key]
-        return _json(201, {"file_id": file_id, "upload_url": url, "max_size": body["size"]})
+        body = {"file_id": file_id, "upload_url": url, "file": self.resource(file_id)}
+        return _json(201, body)
 
     def file(self, request: Recorded) -> Reply:
-        file_id = request.path.rstrip("/").rsplit("/", 1)[-1]
+        return _json(200, self.resource(request.path.rstrip("/").rsplit("/", 1)[-1]))
+
+    def resource(self, file_id: str) -> dict[str, str]:
         upload = self.tus.uploads[file_id]
         done = upload.completed
-        resource = {
+        state = "stored" if done else "awaiting_upload"
+        return {
             "id": file_id,
             "name": self.names[file_id],
-            "state": "stored" if done else "awaiting_upload",
+            "state": "expired" if file_id in self.expired else state,
             "sha256": hashlib.sha256(upload.data).hexdigest() if done else "",
         }
-        return _json(200, resource)
 
 
 def _json(status: int, body: object) -> Reply:
@@ -269,8 +273,29 @@ def test_rerunning_a_completed_upload_sends_nothing_and_reports_the_file(
 
     assert main(["upload", str(source)]) == 0
 
-    assert [r.method for r in tus.requests[requests_before:]] == ["HEAD"]
+    assert len(tus.requests) == requests_before
     assert capsys.readouterr().out == first_out
+
+
+def test_a_rerun_after_the_session_expired_starts_a_new_one_that_later_runs_find(
+    intents: Intents, tus: FakeTusServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = make_file(tmp_path, "data.bin", 3 * CHUNK)
+    tus.faults = [None, ("cut", 0), ("cut", 0), ("cut", 0), ("cut", 0)]
+    assert main(["upload", str(source), "--chunk-size", str(CHUNK)]) == 1
+    (expired_id,) = intents.names
+    intents.expired.add(expired_id)
+
+    assert main(["upload", str(source), "--chunk-size", str(CHUNK)]) == 0
+    (new_id,) = set(intents.names) - {expired_id}
+    assert bytes(tus.uploads[new_id].data) == source.read_bytes()
+    requests_before = len(tus.requests)
+
+    assert main(["upload", str(source), "--chunk-size", str(CHUNK)]) == 0
+
+    assert len(intents.names) == 2
+    assert len(tus.requests) == requests_before
+    assert capsys.readouterr().out.splitlines()[-1] == f"{new_id}  data.bin  stored"
 
 
 def test_an_empty_file_completes_with_one_empty_patch(

@@ -1,0 +1,230 @@
+"""`usp upload` against the real thing: pytest-django's live webapp for intents and the
+real storage service with its tus data plane. Storage's events are applied to the
+webapp's catalog as the event consumer would apply them."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.waiting import wait_for
+from usp import jobs
+from usp.cli import uploads
+from usp.cli.config import Settings, write_settings
+from usp.cli.main import main
+from usp.cli.tests.fakes import CuttingProxy
+from usp.cli.tus import TusClient
+from usp.v1 import common_pb2
+from webapp.accounts.models import User
+from webapp.accounts.tests.factories import token_make, user_make
+from webapp.files.events import event_apply
+from webapp.files.models import File
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHUNK = 64 * 1024
+
+
+class CatalogPublisher:
+    """Storage's event publisher, replaced by applying each event to the catalog."""
+
+    def publish(self, envelope: common_pb2.EventEnvelope) -> None:
+        try:
+            event_apply(envelope=envelope)
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def proxy() -> Iterator[CuttingProxy]:
+    running = CuttingProxy()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def storage(settings: Any, tmp_path: Path, proxy: CuttingProxy) -> Iterator[Any]:
+    """The real storage service on free ports, its upload URLs pointing through `proxy`;
+    settings.USP points the webapp at it."""
+    from storage_service.server import create_server
+    from storage_service.settings import Settings as StorageSettings
+
+    environ = {
+        "USP_DATA_DIR": str(tmp_path / "storage"),
+        "USP_STORAGE_GRPC_PORT": "0",
+        "USP_STORAGE_HTTP_PORT": "0",
+        "USP_STORAGE_PUBLIC_URL": proxy.url,
+        "USP_SERVICE_TOKEN": settings.USP.service_token,
+        "USP_BROKER_URL": "",
+        "USP_STORAGE_OUTBOX_POLL_INTERVAL": "0.05",
+    }
+    broker = jobs.make_broker("")
+    server = create_server(
+        StorageSettings.from_env(environ), broker=broker, publisher=CatalogPublisher()
+    )
+    server.start()
+    proxy.target = ("127.0.0.1", server.http_port)
+    settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=f"127.0.0.1:{server.port}")
+    try:
+        yield server
+    finally:
+        server.stop(0)
+        broker.close()
+
+
+@pytest.fixture
+def user(transactional_db: None) -> User:
+    return user_make(username="cli-uploader")
+
+
+@pytest.fixture
+def logged_in(live_server: Any, storage: Any, user: User, cli_environment: Path) -> User:
+    url = str(live_server.url).replace("localhost", "127.0.0.1")
+    write_settings(cli_environment, Settings(url=url, token=token_make(user)))
+    return user
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(uploads, "DEFAULT_RETRY", uploads.RetryPolicy(8, 0.05, 0.2))
+
+
+@pytest.fixture
+def patches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(offset, length) of every PATCH the CLI sends."""
+    sent: list[tuple[int, int]] = []
+    real_patch = TusClient.patch
+
+    def recording_patch(self: TusClient, url: str, **kwargs: Any) -> int:
+        sent.append((kwargs["offset"], len(kwargs["data"])))
+        return real_patch(self, url, **kwargs)
+
+    monkeypatch.setattr(TusClient, "patch", recording_patch)
+    return sent
+
+
+def make_file(directory: Path, name: str, size: int) -> Path:
+    path = directory / name
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stored_file(user: User) -> File:
+    """The user's one file, once the catalog has heard that storage committed it."""
+    return wait_for(
+        lambda: File.objects.filter(owner=user).exclude(sha256="").first(),
+        what="the file to be stored",
+    )
+
+
+def test_a_declared_sha256_flows_through_and_the_stored_file_matches_it(
+    logged_in: User, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = make_file(tmp_path, "archive.bin", 5 * CHUNK + 123)
+
+    assert main(["upload", str(source), "--sha256", "--chunk-size", str(CHUNK)]) == 0
+
+    file = stored_file(logged_in)
+    assert file.sha256 == sha256_of(source)
+    assert file.size == source.stat().st_size
+    file_id, name, state = capsys.readouterr().out.split()
+    assert (file_id, name) == (str(file.pk), "archive.bin")
+    assert state in ("stored", "processing")
+
+    copy = tmp_path / "copy.bin"
+    assert main(["get", file_id, "-o", str(copy)]) == 0
+    assert copy.read_bytes() == source.read_bytes()
+
+
+def test_an_interrupted_upload_resumes_from_the_servers_offset_when_run_again(
+    logged_in: User,
+    tmp_path: Path,
+    patches: list[tuple[int, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = make_file(tmp_path, "video.bin", 16 * CHUNK)
+    size = source.stat().st_size
+    recording_patch = TusClient.patch
+
+    def interrupt_after_five_chunks(self: TusClient, url: str, **kwargs: Any) -> int:
+        if len(patches) == 5:
+            raise KeyboardInterrupt
+        return recording_patch(self, url, **kwargs)
+
+    monkeypatch.setattr(TusClient, "patch", interrupt_after_five_chunks)
+    assert main(["upload", str(source), "--chunk-size", str(CHUNK)]) == 130
+    monkeypatch.setattr(TusClient, "patch", recording_patch)
+    assert File.objects.get(owner=logged_in).state == "awaiting_upload"
+    del patches[:]
+
+    assert main(["upload", str(source), "--chunk-size", str(CHUNK)]) == 0
+
+    sent_again = sum(length for _offset, length in patches)
+    assert patches[0][0] == 5 * CHUNK
+    assert sent_again == size - 5 * CHUNK
+    assert stored_file(logged_in).sha256 == sha256_of(source)
+    assert File.objects.filter(owner=logged_in).count() == 1
+
+
+def test_a_connection_dropped_mid_chunk_is_resumed_in_the_same_run(
+    logged_in: User, tmp_path: Path, proxy: CuttingProxy, patches: list[tuple[int, int]]
+) -> None:
+    source = make_file(tmp_path, "data.bin", 6 * CHUNK)
+    proxy.cut_after(2 * CHUNK + CHUNK // 2)  # the third chunk breaks off half-way
+
+    assert main(["upload", str(source), "--chunk-size", str(CHUNK), "--sha256"]) == 0
+
+    assert proxy.cuts == 1
+    offsets = [offset for offset, _length in patches]
+    # The broken chunk is sent again from the offset the server kept (a chunk with a
+    # checksum is kept whole or not at all).
+    assert offsets.count(2 * CHUNK) == 2
+    assert offsets[-1] == 5 * CHUNK
+    assert stored_file(logged_in).sha256 == sha256_of(source)
+
+
+def test_three_files_upload_in_parallel(
+    logged_in: User, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = [make_file(tmp_path, f"part{i}.bin", 3 * CHUNK + i) for i in range(3)]
+
+    assert main(["upload", *map(str, paths), "--parallel", "3", "--chunk-size", str(CHUNK)]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[1] for line in lines) == ["part0.bin", "part1.bin", "part2.bin"]
+    wait_for(lambda: File.objects.filter(owner=logged_in).exclude(sha256="").count() == 3)
+    stored = dict(File.objects.filter(owner=logged_in).values_list("name", "sha256"))
+    assert stored == {path.name: sha256_of(path) for path in paths}
+
+
+def test_a_refused_intent_prints_the_servers_reason_and_the_other_files_go_on(
+    logged_in: User, settings: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings.USP = dataclasses.replace(settings.USP, max_upload_size=2 * CHUNK)
+    big = make_file(tmp_path, "big.bin", 2 * CHUNK + 1)
+    small = make_file(tmp_path, "small.bin", CHUNK)
+
+    assert main(["upload", str(big), str(small)]) == 1
+
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"usp: {big}: ")
+    assert "too large" in captured.err.lower()
+    assert captured.err.count("\n") == 1
+    assert captured.out.split()[1] == "small.bin"
+    assert list(File.objects.filter(owner=logged_in).values_list("name", flat=True)) == [
+        "small.bin"
+    ]
