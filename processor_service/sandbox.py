@@ -197,15 +197,24 @@ def _exit_status(process: Any, timeout: float) -> int | None:
 
 
 def _reap(process: Any) -> None:
-    """Make sure the child is gone: killed if still running, and its resources freed."""
+    """Make sure the child is gone: killed with anything it started if still running,
+    and its resources freed."""
     status = _exit_status(process, 0)
     if status is None:
         with _lifecycle:
-            process.kill()
+            _kill_group(process)
         status = _exit_status(process, REAP_SECONDS)
     if status is not None:
         with _lifecycle:
             process.close()
+
+
+def _kill_group(process: Any) -> None:
+    """SIGKILL the child's process group (it made one of its own), else the child."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
 
 
 def measure_overhead(calls: int = 20) -> float:

@@ -6,6 +6,7 @@ The forkserver imports this module once, and with it every step and its decoders
 from __future__ import annotations
 
 import json
+import os
 import resource
 from multiprocessing.connection import Connection
 from typing import Any, BinaryIO
@@ -33,6 +34,7 @@ def child_main(
     cpu_seconds: int,
     sender: Connection,
 ) -> None:
+    os.setpgid(0, 0)  # a group of its own, so the parent can stop programs it starts
     apply_limits(memory_bytes=memory_bytes, cpu_seconds=cpu_seconds)
     try:
         messages = _run(function, path, source, options)

@@ -61,6 +61,15 @@ def sleeps(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepRes
     return StepResult()
 
 
+def starts_a_program_and_hangs(
+    stream: BinaryIO, source: StepInput, options: StepOptions
+) -> StepResult:
+    program = subprocess.Popen(["sleep", "60"])
+    Path(f"{stream.name}.pid").write_text(str(program.pid))
+    program.wait()
+    return StepResult()
+
+
 def raises_unexpectedly(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
     raise KeyError("surprise")
 
@@ -199,6 +208,27 @@ def test_a_child_past_its_wall_clock_time_is_killed(input_file: Path) -> None:
         "the decoder ran longer than 0.5s",
     )
     assert time.monotonic() - started < 5
+
+
+def test_programs_a_child_started_are_killed_with_it(input_file: Path) -> None:
+    limits = SandboxLimits(memory_bytes=LIMITS.memory_bytes, cpu_seconds=10, wall_seconds=1)
+
+    assert failure(starts_a_program_and_hangs, input_file, limits).code == "time_limit_exceeded"
+
+    pid = int(Path(f"{input_file}.pid").read_text())
+    deadline = time.monotonic() + 5
+    while is_running(pid):
+        assert time.monotonic() < deadline, f"the program {pid} outlived the sandbox"
+        time.sleep(0.02)
+
+
+def is_running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_an_unexpected_exception_in_the_child_is_a_step_crash(input_file: Path) -> None:
