@@ -9,6 +9,7 @@ import logging
 import signal
 import threading
 from concurrent import futures
+from datetime import datetime
 from typing import Any
 
 import dramatiq
@@ -95,9 +96,9 @@ class StorageServer:
             extra={"fields": {"port": self.port, "http_port": self.http_port}},
         )
 
-    def sweep_once(self) -> int:
-        """Expire abandoned upload sessions now; returns how many were expired."""
-        return self.uploads.sweep_once()
+    def sweep_once(self, now: datetime | None = None) -> int:
+        """Expire the upload sessions abandoned by `now` (default: now); returns how many."""
+        return self.uploads.sweep_once(now)
 
     def stop(self, grace: float | None = None) -> None:
         """Refuse new calls and uploads, let running ones finish within `grace`, then stop

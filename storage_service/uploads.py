@@ -246,8 +246,11 @@ class Uploads:
             raise InvalidObject("expires_in_seconds must not be negative")
 
     def _expiry(self, expires_in: int) -> datetime:
-        seconds = expires_in or self._default_expiry
-        return (self._clock() + timedelta(seconds=seconds)).replace(microsecond=0)
+        moment = self._clock() + timedelta(seconds=expires_in or self._default_expiry)
+        # Whole seconds (the signed location carries Unix seconds), rounded up.
+        if moment.microsecond:
+            moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+        return moment
 
     def _reusable(
         self, file_id: str, owner_id: str, size: int, declared_sha256: str

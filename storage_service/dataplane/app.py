@@ -25,7 +25,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
 from storage_service.dataplane.body import BackgroundWriter, BodyResult, stream_body
@@ -315,7 +315,7 @@ class DataPlaneApp:
         checksum: ChunkChecksum | None,
     ) -> tuple[BodyResult, Settled]:
         """Stream the body into the upload at `offset` (None: start over), then settle it."""
-        write = await self._run(self._uploads.begin_write, info, offset=offset, checksum=checksum)
+        write = await self._begin_write(info, offset=offset, checksum=checksum)
         writer = BackgroundWriter(self._executor, write.write)
         result = BodyResult.DISCONNECTED
         try:
@@ -328,6 +328,18 @@ class DataPlaneApp:
             settling = self._executor.submit(self._settle, info, write, writer, result)
             settled = await asyncio.shield(asyncio.wrap_future(settling))
         return result, settled
+
+    async def _begin_write(
+        self, info: UploadInfo, *, offset: int | None, checksum: ChunkChecksum | None
+    ) -> PartialWrite:
+        future = self._executor.submit(
+            self._uploads.begin_write, info, offset=offset, checksum=checksum
+        )
+        try:
+            return await asyncio.shield(asyncio.wrap_future(future))
+        except asyncio.CancelledError:
+            future.add_done_callback(_release)  # the lock it may still take
+            raise
 
     def _settle(
         self, info: UploadInfo, write: PartialWrite, writer: BackgroundWriter, result: BodyResult
@@ -367,6 +379,11 @@ class DataPlaneApp:
     async def _run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         future = self._executor.submit(function, *args, **kwargs)
         return await asyncio.wrap_future(future)
+
+
+def _release(future: Future[PartialWrite]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
 
 
 def _stored_body(settled: Settled) -> bytes:

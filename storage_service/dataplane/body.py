@@ -40,8 +40,20 @@ class BackgroundWriter:
 
     async def wait(self) -> None:
         if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await asyncio.wrap_future(pending)
+            # Shielded: cancelling a queued write would leave a gap in the file.
+            await asyncio.shield(asyncio.wrap_future(self._pending))
+            self._pending = None
+
+    def submit_nowait(self, data: list[bytes]) -> None:
+        """Queue a last batch without awaiting (a cancelled request still keeps it)."""
+        previous = self._pending
+
+        def write_after_previous() -> None:
+            if previous is not None:
+                previous.result()
+            self._write(data)
+
+        self._pending = self._executor.submit(write_after_previous)
 
     def join(self) -> None:
         """Block until the last write is done, re-raising its error (from a worker thread,
@@ -57,34 +69,40 @@ async def stream_body(
     """Write the request body through `writer`; never more than `limit` bytes of it.
 
     Bytes past `limit` are not written (TOO_LARGE): the caller discards the request's
-    bytes. The last write may still be in flight on return; `writer.join()` waits for it.
+    bytes. The last write may still be in flight on return (or on cancellation, which
+    still writes what was received); `writer.join()` waits for it.
     """
     batch: list[bytes] = []
     batched = 0
     received = 0
-    while True:
-        try:
-            async with asyncio.timeout(timeout):
-                message = await receive()
-        except TimeoutError:
-            result = BodyResult.TIMED_OUT
-            break
-        if message["type"] == "http.disconnect":
-            result = BodyResult.DISCONNECTED
-            break
-        chunk = message.get("body", b"")
-        received += len(chunk)
-        if received > limit:
-            return BodyResult.TOO_LARGE
-        if chunk:
-            batch.append(chunk)
-            batched += len(chunk)
-        if batched >= FLUSH_SIZE or len(batch) >= FLUSH_COUNT:
-            await writer.submit(batch)
-            batch, batched = [], 0
-        if not message.get("more_body", False):
-            result = BodyResult.COMPLETE
-            break
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    message = await receive()
+            except TimeoutError:
+                result = BodyResult.TIMED_OUT
+                break
+            if message["type"] == "http.disconnect":
+                result = BodyResult.DISCONNECTED
+                break
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                return BodyResult.TOO_LARGE
+            if chunk:
+                batch.append(chunk)
+                batched += len(chunk)
+            if batched >= FLUSH_SIZE or len(batch) >= FLUSH_COUNT:
+                await writer.submit(batch)
+                batch, batched = [], 0
+            if not message.get("more_body", False):
+                result = BodyResult.COMPLETE
+                break
+    except asyncio.CancelledError:
+        if batch:
+            writer.submit_nowait(batch)
+        raise
     if batch:
         await writer.submit(batch)
     return result

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import grpc
 import requests
 import sqlalchemy as sa
 from google.protobuf import message as protobuf_message
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage_service import db
+from storage_service.server import StorageServer, create_server
 from storage_service.settings import Settings
-from storage_service.tests.conftest import TOKEN
+from storage_service.tests.conftest import TOKEN, FlakyBroker
 from usp import events
 from usp.grpc_auth import service_metadata
 from usp.v1 import storage_service_pb2, storage_service_pb2_grpc
 
+Stub = storage_service_pb2_grpc.StorageServiceStub
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}
 METADATA = service_metadata(TOKEN)
@@ -28,6 +32,26 @@ METADATA = service_metadata(TOKEN)
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[StorageServer]:
+    publisher = events.EventPublisher("", settings.namespace)
+    server = create_server(
+        settings, broker=FlakyBroker(), publisher=publisher, address="127.0.0.1:0"
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(0)
+        publisher.close()
+
+
+@contextmanager
+def stub_for(server: StorageServer) -> Iterator[Stub]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield storage_service_pb2_grpc.StorageServiceStub(channel)
 
 
 def open_session(
