@@ -120,8 +120,11 @@ class UploadSession(Base):
 
 
 def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored moment is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    """A stored moment in UTC: SQLite hands back naive datetimes (stored as UTC), and
+    PostgreSQL aware ones in the connection's time zone."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def create_engine(database_url: str) -> Engine:

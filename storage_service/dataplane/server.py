@@ -115,8 +115,10 @@ class DataPlaneServer:
     def stop(self, grace: float | None = None) -> None:
         """Stop accepting, let requests finish within `grace` seconds, then cancel them (a
         cancelled upload keeps the bytes it received)."""
-        # uvicorn reports a zero grace period as exceeded even with nothing running.
-        self._server.config.timeout_graceful_shutdown = max(grace or 0.0, MIN_GRACE)
+        # uvicorn reports a zero grace period as exceeded even with nothing running. It
+        # annotates the setting as int but only hands it to asyncio.wait_for.
+        grace_seconds = max(grace or 0.0, MIN_GRACE)
+        self._server.config.timeout_graceful_shutdown = grace_seconds  # type: ignore[assignment]
         self._server.request_exit()
         if self._thread.is_alive():
             self._thread.join()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
@@ -13,9 +14,11 @@ import sqlalchemy as sa
 from google.protobuf.json_format import ParseDict
 
 from storage_service import db
+from storage_service.db import utcnow
 from storage_service.server import StorageServer, create_server
 from storage_service.settings import Settings
 from storage_service.tests.conftest import FlakyBroker, make_settings
+from storage_service.tests.tus import abort_session, head, open_session, patch, stub_for
 from tests.waiting import wait_for
 from usp import events, jobs
 from usp.storage_client import StorageClient
@@ -113,3 +116,24 @@ def _get_one(url: str, queue: str) -> bytes:
         return bodies[0]
     finally:
         connection.close()
+
+
+@pytest.mark.postgres
+def test_resumable_upload_commits_and_sessions_expire_on_postgresql(
+    pg_server: tuple[StorageServer, FlakyBroker], namespace: str
+) -> None:
+    server, broker = pg_server
+    with stub_for(server) as stub:
+        url = open_session(stub, size=len(DATA), declared_sha256=SHA).upload_url
+        assert open_session(stub, size=len(DATA), declared_sha256=SHA).upload_url == url
+        assert patch(url, DATA[:10], 0).status_code == 204
+        assert patch(url, DATA[10:], 10).status_code == 204
+        abandoned = open_session(stub, file_id="file-2", size=5, expires_in_seconds=60)
+
+        assert server.sweep_once(utcnow() + timedelta(seconds=120)) == 1
+        assert abort_session(stub, "file-2") is False
+    with StorageClient(f"127.0.0.1:{server.port}", TOKEN) as client:
+        assert b"".join(client.read_object(SHA)) == DATA
+    assert head(abandoned.upload_url).status_code == 410
+    queue = jobs.process_queue(namespace)
+    wait_for(lambda: queue in broker.queues and len(broker.queues[queue].queue) == 2)
