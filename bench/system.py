@@ -1,0 +1,116 @@
+"""The system under measurement, started the way the end-to-end tests start it: separate
+supervised processes on this machine's RabbitMQ (SQLite in the data directory), or the
+embedded single process when RabbitMQ is not reachable."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.system import (
+    RunningSystem,
+    child_pids,
+    create_user_with_token,
+    running_system,
+    system_env,
+)
+
+RABBITMQ_HOST = "127.0.0.1"
+RABBITMQ_PORT = 5672
+RABBITMQ_URL = f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/%2F"
+# How each supervised child is recognised by its command line.
+SERVICE_MARKERS = (
+    ("storage", "storage_service"),
+    ("processor", "processor_service"),
+    ("webapp", "serve"),
+    ("events", "consume_events"),
+)
+GIB = 1024**3
+
+
+@dataclass
+class BenchSystem:
+    running: RunningSystem
+    mode: str
+    token: str
+    services: dict[str, int]
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+
+def rabbitmq_reachable() -> bool:
+    try:
+        with socket.create_connection((RABBITMQ_HOST, RABBITMQ_PORT), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def started(data_dir: Path, *, max_upload: int) -> Iterator[BenchSystem]:
+    """The system on free ports with its data under `data_dir`, a user and a token."""
+    limits = {
+        "USP_MAX_UPLOAD_SIZE": str(max_upload),
+        "USP_QUOTA_BYTES": str(1024 * GIB),
+        "USP_QUOTA_FILES": str(10_000_000),
+    }
+    if rabbitmq_reachable():
+        namespace = f"usp-bench-{uuid.uuid4().hex[:10]}"
+        env = system_env(
+            data_dir, USP_BROKER_URL=RABBITMQ_URL, USP_BROKER_NAMESPACE=namespace, **limits
+        )
+        mode = f"separate processes (python -m usp.run --processes), RabbitMQ, SQLite; {namespace}"
+        try:
+            with running_system(env, "--processes") as running:
+                yield _ready(running, env, mode, _services(running.process.pid))
+        finally:
+            delete_namespace(RABBITMQ_URL, namespace)
+        return
+    env = system_env(data_dir, **limits)
+    mode = "embedded single process (python -m usp.run): RabbitMQ is not reachable"
+    with running_system(env) as running:
+        yield _ready(running, env, mode, {"embedded": running.process.pid})
+
+
+def _ready(
+    running: RunningSystem, env: dict[str, str], mode: str, pids: dict[str, int]
+) -> BenchSystem:
+    token = create_user_with_token(env, "bench")
+    return BenchSystem(running=running, mode=mode, token=token, services=pids)
+
+
+def _services(supervisor: int) -> dict[str, int]:
+    """The supervisor's children by service name."""
+    services: dict[str, int] = {}
+    for pid in child_pids(supervisor):
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        words = [word.decode(errors="replace") for word in command if word]
+        for name, marker in SERVICE_MARKERS:
+            if marker in words:
+                services[name] = pid
+                break
+    missing = {name for name, _marker in SERVICE_MARKERS} - set(services)
+    if missing:
+        raise RuntimeError(f"service processes not found: {', '.join(sorted(missing))}")
+    return services
+
+
+def delete_namespace(url: str, namespace: str) -> None:
+    """Remove the queues and the exchange the run created on RabbitMQ."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for queue in (f"{namespace}.process", f"{namespace}.webapp.events"):
+            for suffix in ("", ".DQ", ".XQ"):
+                channel.queue_delete(queue=queue + suffix)
+        channel.exchange_delete(exchange=f"{namespace}.events")
+    finally:
+        connection.close()

@@ -1,0 +1,431 @@
+"""How fast and how lean uploads are, measured in one run on one filesystem.
+
+    python -m bench                 # 1 GiB and 256 MiB uploads, 400 small ones
+    python -m bench --quick         # 64 MiB and 16 MiB, 100 small ones
+
+a. a large upload through tus (PATCH straight to the upload URL, the body a generator)
+   ÷ writing the same bytes with one fsync in a plain Python loop;
+b. the same through the webapp's multipart path (POST /api/v1/files/, streamed);
+c. each service process's peak RSS above its idle RSS during the tus uploads;
+d. 64 KiB uploads per second (intent + one PUT, which returns once committed)
+   ÷ a minimal Django view saving to FileSystemStorage on the same waitress threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bench import machine
+from bench.client import BenchClient, check, session
+from bench.memory import RssSampler
+from bench.payload import Payload
+from bench.system import BenchSystem, started
+from tests.e2e.system import ROOT, free_port
+
+KIB, MIB, GIB = 1024, 1024**2, 1024**3
+SMALL_SIZE = 64 * KIB
+TARGETS = {"tus": 0.6, "multipart": 0.3, "rss": 100 * MIB, "small": 0.5}
+
+
+@dataclass(frozen=True)
+class Options:
+    large: int
+    medium: int
+    chunk: int
+    uploads: int
+    threads: int
+    cli: bool
+    keep: bool
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    value: str
+    baseline: str = "-"
+    ratio: str = "-"
+    target: str = "-"
+    verdict: str = "info"
+
+
+class Bench:
+    """The measurements, in order, against one running system."""
+
+    def __init__(self, system: BenchSystem, options: Options, workdir: Path) -> None:
+        self.system = system
+        self.options = options
+        self.workdir = workdir
+        self.client = BenchClient(system.url, system.token)
+        self.rows: list[Row] = []
+        self.latencies: dict[str, list[float]] = {}
+        self._seed = 0
+
+    def run(self) -> list[Row]:
+        large, medium = self.options.large, self.options.medium
+        written = self.fsync_baseline(large)
+        self.tus_memory(medium)
+        self.tus_throughput(large, written)
+        if self.options.cli:
+            self.cli_throughput(large, written)
+        self.multipart_throughput(large, written)
+        self.small_uploads()
+        return sorted(self.rows, key=lambda row: row.figure[:2])
+
+    def seed(self) -> int:
+        self._seed += 1
+        return self._seed
+
+    def fsync_baseline(self, size: int) -> float:
+        """Seconds to write `size` bytes in chunks from Python, one fsync at the end."""
+        target = self.workdir / "baseline.bin"
+        payload = Payload(size, block=self.options.chunk, seed=self.seed())
+        started_at = time.perf_counter()
+        with target.open("wb") as handle:
+            for block in payload.blocks():
+                handle.write(block)
+            handle.flush()
+            os.fsync(handle.fileno())
+        seconds = time.perf_counter() - started_at
+        target.unlink()
+        return seconds
+
+    def tus_upload(self, size: int) -> tuple[float, RssSampler]:
+        payload = Payload(size, block=self.options.chunk, seed=self.seed())
+        with RssSampler(self.system.services) as sampler:
+            started_at = time.perf_counter()
+            intent = self.client.intent(f"tus-{payload.seed}.bin", size)
+            self.client.tus_patch(intent["upload_url"], payload)
+            seconds = time.perf_counter() - started_at
+        self.client.wait_settled(intent["file_id"])
+        return seconds, sampler
+
+    def tus_memory(self, size: int) -> None:
+        _seconds, sampler = self.tus_upload(size)
+        self.memory_rows(f"tus {human(size)}", sampler)
+
+    def tus_throughput(self, size: int, baseline_seconds: float) -> None:
+        seconds, sampler = self.tus_upload(size)
+        self.rows.append(
+            throughput_row(
+                f"a. tus {human(size)}, one streamed PATCH",
+                size,
+                seconds,
+                baseline_seconds,
+                TARGETS["tus"],
+            )
+        )
+        self.memory_rows(f"tus {human(size)}", sampler)
+
+    def cli_throughput(self, size: int, baseline_seconds: float) -> None:
+        """The CLI's own path: PATCHes of one chunk each, with Upload-Checksum."""
+        from usp.cli.rest import RestClient
+        from usp.cli.tus import TusClient
+        from usp.cli.uploads import Uploader, UploadRequest
+
+        source = self.workdir / "cli-source.bin"
+        write_file(source, Payload(size, block=self.options.chunk, seed=self.seed()))
+        request = UploadRequest(path=source, name=source.name, chunk_size=self.options.chunk)
+        with RestClient(self.system.url, self.system.token) as rest, TusClient() as tus:
+            started_at = time.perf_counter()
+            resource = Uploader(rest, tus, request).run()
+            seconds = time.perf_counter() - started_at
+        source.unlink()
+        self.client.wait_settled(str(resource["id"]))
+        figure = f"   usp upload {human(size)}, {human(self.options.chunk)} checksummed PATCHes"
+        self.rows.append(throughput_row(figure, size, seconds, baseline_seconds, None))
+
+    def multipart_throughput(self, size: int, baseline_seconds: float) -> None:
+        payload = Payload(size, block=self.options.chunk, seed=self.seed())
+        with RssSampler(self.system.services) as sampler:
+            started_at = time.perf_counter()
+            resource = self.client.multipart(f"multipart-{payload.seed}.bin", payload)
+            seconds = time.perf_counter() - started_at
+        self.client.wait_settled(str(resource["id"]))
+        self.rows.append(
+            throughput_row(
+                f"b. multipart {human(size)} via the webapp",
+                size,
+                seconds,
+                baseline_seconds,
+                TARGETS["multipart"],
+            )
+        )
+        self.memory_rows(f"multipart {human(size)}", sampler, target=False)
+
+    def memory_rows(self, label: str, sampler: RssSampler, *, target: bool = True) -> None:
+        limit = TARGETS["rss"]
+        for name, growth in sampler.growth().items():
+            self.rows.append(
+                Row(
+                    figure=f"c. {name} RSS over idle, {label}",
+                    value=human(growth),
+                    baseline=f"{human(sampler.idle[name])} idle",
+                    target=f"<= {human(limit)}" if target else "-",
+                    verdict=("PASS" if growth <= limit else "MISS") if target else "info",
+                )
+            )
+
+    def small_uploads(self) -> None:
+        count, threads = self.options.uploads, self.options.threads
+        self.latencies = {"intent": [], "PUT": []}
+        ours = uploads_per_second(self.intent_and_put, count=count, threads=threads)
+        latencies = dict(self.latencies)
+        with baseline_server(self.workdir / "baseline-media") as url:
+            theirs = uploads_per_second(
+                lambda http, index: baseline_put(http, url, index), count=count, threads=threads
+            )
+        ratio = ours / theirs
+        self.rows.append(
+            Row(
+                figure=f"d. {human(SMALL_SIZE)} uploads/s, intent + PUT, {threads} threads",
+                value=f"{ours:.1f}/s",
+                baseline=f"{theirs:.1f}/s",
+                ratio=f"{ratio:.2f}",
+                target=f">= {TARGETS['small']}",
+                verdict="PASS" if ratio >= TARGETS["small"] else "MISS",
+            )
+        )
+        for step, seconds in latencies.items():
+            self.rows.append(latency_row(f"d. {step}", seconds))
+
+    def intent_and_put(self, http: requests.Session, index: int) -> None:
+        body = small_body(index)
+        started_at = time.perf_counter()
+        response = http.post(
+            f"{self.system.url}/api/v1/uploads/",
+            json={"name": f"small-{index}.bin", "size": SMALL_SIZE},
+            headers={"Authorization": f"Token {self.system.token}"},
+            timeout=60,
+        )
+        upload_url = check(response, 201).json()["upload_url"]
+        intent_done = time.perf_counter()
+        check(http.put(upload_url, data=body, timeout=60), 200, 201, 204)
+        if index >= 0:  # not a warm-up
+            self.latencies["intent"].append(intent_done - started_at)
+            self.latencies["PUT"].append(time.perf_counter() - intent_done)
+
+
+def throughput_row(
+    figure: str, size: int, seconds: float, baseline_seconds: float, target: float | None
+) -> Row:
+    ratio = baseline_seconds / seconds
+    verdict = "info" if target is None else ("PASS" if ratio >= target else "MISS")
+    return Row(
+        figure=figure,
+        value=f"{size / MIB / seconds:.0f} MiB/s",
+        baseline=f"{size / MIB / baseline_seconds:.0f} MiB/s",
+        ratio=f"{ratio:.2f}",
+        target="-" if target is None else f">= {target}",
+        verdict=verdict,
+    )
+
+
+def latency_row(figure: str, seconds: Sequence[float]) -> Row:
+    ordered = sorted(seconds)
+    median = ordered[len(ordered) // 2]
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return Row(
+        figure=f"{figure} latency, median / p95",
+        value=f"{median * 1000:.0f} ms",
+        baseline=f"p95 {p95 * 1000:.0f} ms",
+    )
+
+
+def small_body(index: int) -> bytes:
+    return next(Payload(SMALL_SIZE, block=SMALL_SIZE, seed=1_000_000 + index).blocks())
+
+
+def baseline_put(http: requests.Session, url: str, index: int) -> None:
+    check(http.put(f"{url}/upload/", data=small_body(index), timeout=60), 201)
+
+
+def uploads_per_second(
+    upload: Callable[[requests.Session, int], None], *, count: int, threads: int
+) -> float:
+    """`count` uploads from `threads` client threads, after one warm-up upload each."""
+    sessions = [session() for _ in range(threads)]
+    errors: list[BaseException] = []
+    for index, http in enumerate(sessions):
+        upload(http, -1 - index)
+    started_at = time.perf_counter()
+    workers = [
+        threading.Thread(
+            target=_upload_share, args=(upload, http, range(i, count, threads), errors)
+        )
+        for i, http in enumerate(sessions)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started_at
+    for http in sessions:
+        http.close()
+    if errors:
+        raise errors[0]
+    return count / seconds
+
+
+def _upload_share(
+    upload: Callable[[requests.Session, int], None],
+    http: requests.Session,
+    indexes: range,
+    errors: list[BaseException],
+) -> None:
+    try:
+        for index in indexes:
+            upload(http, index)
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def web_threads() -> int:
+    """The webapp's waitress thread count, read from its source (importing it would
+    need the webapp's settings)."""
+    source = (ROOT / "webapp" / "apigrpc" / "serving.py").read_text()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "WEB_THREADS" for t in node.targets
+        ):
+            return int(ast.literal_eval(node.value))
+    raise RuntimeError("WEB_THREADS not found in webapp/apigrpc/serving.py")
+
+
+@contextmanager
+def baseline_server(media_root: Path) -> Iterator[str]:
+    """The minimal Django app of bench.baseline in a process of its own."""
+    media_root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [
+        sys.executable, "-m", "bench.baseline", "--port", str(port),
+        "--media-root", str(media_root), "--threads", str(web_threads()),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/ready/", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the baseline server exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"the baseline server did not answer at {url} in {timeout}s")
+
+
+def write_file(path: Path, payload: Payload) -> None:
+    with path.open("wb") as handle:
+        for block in payload.blocks():
+            handle.write(block)
+
+
+def human(size: float) -> str:
+    for unit, factor in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if abs(size) >= factor:
+            value = size / factor
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size:.0f} B"
+
+
+def parse_size(text: str) -> int:
+    units = {"K": KIB, "M": MIB, "G": GIB}
+    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def table(rows: Sequence[Row]) -> str:
+    header = Row("figure", "value", "baseline", "ratio", "target", "result")
+    lines = [header, *rows]
+    widths = [max(len(getattr(row, f)) for row in lines) for f in Row.__dataclass_fields__]
+    out = []
+    for i, row in enumerate(lines):
+        cells = [getattr(row, f) for f in Row.__dataclass_fields__]
+        out.append(
+            "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="64 MiB and 16 MiB, 100 small uploads")
+    parser.add_argument("--sizes", help="the large and the medium upload, e.g. 1G,256M")
+    parser.add_argument("--chunk-size", default="8M", help="bytes per block (default 8M)")
+    parser.add_argument("--uploads", type=int, help="small uploads to time (default 400)")
+    parser.add_argument("--threads", type=int, default=8, help="client threads for small uploads")
+    parser.add_argument("--no-cli", action="store_true", help="skip the `usp upload` figure")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args(argv)
+    large, medium = (64 * MIB, 16 * MIB) if args.quick else (GIB, 256 * MIB)
+    if args.sizes:
+        large, medium = (parse_size(part) for part in args.sizes.split(","))
+    return Options(
+        large=large,
+        medium=medium,
+        chunk=parse_size(args.chunk_size),
+        uploads=args.uploads or (100 if args.quick else 400),
+        threads=args.threads,
+        cli=not args.no_cli,
+        keep=args.keep,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    options = parse_options(arguments)
+    workdir = Path(tempfile.mkdtemp(prefix="usp-bench-"))
+    print(f"upload benchmark in {workdir}; starting the system…", flush=True)
+    with started(workdir / "data", max_upload=max(options.large, options.medium) + MIB) as system:
+        print(f"system: {system.mode}", flush=True)
+        rows = Bench(system, options, workdir).run()
+    report(rows, system, workdir, arguments)
+    if not options.keep:
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)  # noqa: S603, S607
+    return 0
+
+
+def report(rows: Sequence[Row], system: BenchSystem, workdir: Path, arguments: list[str]) -> None:
+    print()
+    print(table(rows))
+    print()
+    for label, value in machine.describe(workdir):
+        print(f"{label + ':':<12}{value}")
+    print(f"{'system:':<12}{system.mode}")
+    print(f"{'processes:':<12}" + ", ".join(f"{n} pid {p}" for n, p in system.services.items()))
+    print(f"{'command:':<12}" + shlex.join(["python", "-m", "bench", *arguments]))
