@@ -164,6 +164,7 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
     def DeleteFile(
         self, request: storage_service_pb2.DeleteFileRequest, context: grpc.ServicerContext
     ) -> storage_service_pb2.DeleteFileResponse:
+        self._uploads.abort(request.file_id)  # an unfinished upload of the file ends too
         removed = self._storage.delete_file(request.file_id)
         return storage_service_pb2.DeleteFileResponse(blobs_removed=removed)
 

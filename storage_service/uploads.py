@@ -21,14 +21,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage_service import pipelines, policy, signing, upload_rows
 from storage_service.blobs import BlobStore
-from storage_service.db import UploadSession, UploadState, as_utc, utcnow
-from storage_service.dispatch import upload_ended_entry
+from storage_service.db import UploadSession, UploadState, utcnow
 from storage_service.errors import (
     AlreadyExists,
     ChecksumMismatch,
@@ -42,16 +40,16 @@ from storage_service.errors import (
     UploadRejected,
 )
 from storage_service.ingest import Declared, validate_declared
-from storage_service.objects import Storage, add_outbox
+from storage_service.objects import Storage
 from storage_service.partials import ChunkChecksum, HasherCache, PartialWrite
 from storage_service.records import ObjectInfo, UploadInfo, WriteOutcome
-from storage_service.signing import Signer, UploadClaims
+from storage_service.signing import Signer
 from storage_service.sniff import HEAD_SIZE, sniff
+from storage_service.upload_book import SessionBook, claims_of
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 100
-ORPHAN_GRACE = timedelta(minutes=1)
 NAME_LIMIT = 255
 _INVISIBLE = {*range(0x20), 0x7F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 
@@ -97,16 +95,23 @@ class Uploads:
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessions = sessions
         self._blobs = blobs
         self._storage = storage
         self._signer = signer
-        self.base_url = base_url.rstrip("/")
         self._default_expiry = default_expiry
         self.max_size = max_size
-        self._on_commit = on_commit
         self._clock = clock
         self._hashers = HasherCache()
+        self._book = SessionBook(
+            sessions=sessions,
+            blobs=blobs,
+            signer=signer,
+            base_url=base_url,
+            clock=clock,
+            on_end=self._hashers.drop,
+            on_commit=on_commit,
+        )
+        self.base_url = self._book.base_url
 
     # -- the control plane ------------------------------------------------------------
 
@@ -149,24 +154,22 @@ class Uploads:
     def abort(self, file_id: str) -> bool:
         """End the file's open session ("upload.ended" aborted); False when it had none."""
         _require(file_id, "file_id")
-        with self._sessions() as session:
-            row = upload_rows.find_open(session, file_id)
+        row = self._book.find_open(file_id)
         if row is None:
             return False
-        return self._end(row.id, row.file_id, UploadState.ABORTED)
+        return self._book.end(row.id, row.file_id, UploadState.ABORTED)
 
     def sweep_once(self, now: datetime | None = None) -> int:
         """Expire every open session past its expiry; returns how many were expired."""
         now = now or self._clock()
         expired = 0
         while True:
-            with self._sessions() as session:
-                rows = upload_rows.expired(session, now, SWEEP_BATCH)
+            rows = self._book.expired(now, SWEEP_BATCH)
             for session_id, file_id in rows:
-                expired += self._end(session_id, file_id, UploadState.EXPIRED, before=now)
+                expired += self._book.end(session_id, file_id, UploadState.EXPIRED, before=now)
             if len(rows) < SWEEP_BATCH:
                 break
-        self._remove_orphans(now)
+        self._book.remove_orphans(now)
         return expired
 
     # -- the data plane ---------------------------------------------------------------
@@ -177,15 +180,15 @@ class Uploads:
         claims = self._signer.verify(signing.from_query(session_id, query))
         if claims.expires_at <= self._clock().timestamp():
             raise SessionExpired("the upload location has expired")
-        row = self._row(session_id)
-        if _claims(row) != claims:
+        row = self._book.row(session_id)
+        if claims_of(row) != claims:
             raise Forbidden("the upload location does not match its session")
-        return self._open_info(row)
+        return self._book.open_info(row)
 
     def terminate(self, info: UploadInfo) -> None:
         """The client ends its own upload (tus termination)."""
-        if not self._end(info.session_id, info.file_id, UploadState.ABORTED):
-            raise self._closed_error(info.session_id)
+        if not self._book.end(info.session_id, info.file_id, UploadState.ABORTED):
+            raise self._book.closed_error(info.session_id)
 
     def begin_write(
         self, info: UploadInfo, *, offset: int | None, checksum: ChunkChecksum | None = None
@@ -195,9 +198,9 @@ class Uploads:
         try:
             write = PartialWrite.open(self._blobs.partial_path(info.session_id), limit=info.size)
         except FileNotFoundError as exc:
-            raise self._closed_error(info.session_id) from exc
+            raise self._book.closed_error(info.session_id) from exc
         try:
-            current = self._open_info(self._row(info.session_id))
+            current = self._book.open_info(self._book.row(info.session_id))
             if offset is not None and offset != current.offset:
                 raise OffsetMismatch(
                     f"Upload-Offset {offset} does not match the upload's offset {current.offset}"
@@ -256,25 +259,23 @@ class Uploads:
         self, file_id: str, owner_id: str, size: int, declared_sha256: str
     ) -> UploadInfo | None:
         """The file's open session when a retried request may reuse it."""
-        with self._sessions() as session:
-            row = upload_rows.find_open(session, file_id)
+        row = self._book.find_open(file_id)
         if row is None:
             return None
-        if as_utc(row.expires_at) <= self._clock():
-            self._end(row.id, row.file_id, UploadState.EXPIRED, before=self._clock())
+        if self._book.is_past_expiry(row):
+            self._book.end(row.id, row.file_id, UploadState.EXPIRED, before=self._clock())
             return None
         if (row.owner_id, row.size, row.declared_sha256) != (owner_id, size, declared_sha256):
             raise AlreadyExists(
                 f"file {file_id} has an open upload session for another owner, size or sha256"
             )
-        return self._info(row)
+        return self._book.info(row)
 
     def _insert(self, row: UploadSession) -> UploadInfo:
         path = self._blobs.partial_path(row.id)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
-            with self._sessions.begin() as session:
-                session.add(row)
+            self._book.add(row)
         except IntegrityError:
             # A concurrent request opened the file's session first: answer with that one.
             path.unlink(missing_ok=True)
@@ -289,48 +290,7 @@ class Uploads:
             "upload session created",
             extra={"fields": {"session_id": row.id, "file_id": row.file_id, "size": row.size}},
         )
-        return self._info(row)
-
-    def _row(self, session_id: str) -> UploadSession:
-        with self._sessions() as session:
-            row = session.get(UploadSession, session_id)
-        if row is None:
-            raise SessionNotFound(f"no upload session {session_id}")
-        return row
-
-    def _open_info(self, row: UploadSession) -> UploadInfo:
-        if row.state == UploadState.OPEN and as_utc(row.expires_at) > self._clock():
-            return self._info(row)
-        if row.state in (UploadState.OPEN, UploadState.EXPIRED):
-            raise SessionExpired(f"upload session {row.id} has expired")
-        raise SessionNotFound(f"upload session {row.id} is {row.state}")
-
-    def _closed_error(self, session_id: str) -> SessionNotFound | SessionExpired:
-        try:
-            self._open_info(self._row(session_id))
-        except (SessionNotFound, SessionExpired) as error:
-            return error
-        return SessionNotFound(f"the bytes of upload session {session_id} are missing")
-
-    def _info(self, row: UploadSession) -> UploadInfo:
-        return UploadInfo(
-            session_id=row.id,
-            file_id=row.file_id,
-            owner_id=row.owner_id,
-            name=row.name,
-            size=row.size,
-            declared_sha256=row.declared_sha256,
-            pipeline=tuple(row.pipeline),
-            allowed_types=tuple(row.allowed_types),
-            offset=row.offset,
-            state=row.state,
-            expires_at=as_utc(row.expires_at),
-            upload_url=self._location(row),
-        )
-
-    def _location(self, row: UploadSession) -> str:
-        signed = self._signer.sign(_claims(row))
-        return f"{self.base_url}/uploads/{row.id}?{signing.to_query(signed)}"
+        return self._book.info(row)
 
     def _settle(self, info: UploadInfo, write: PartialWrite, ended: BodyEnd) -> Settled:
         if ended is BodyEnd.TOO_LARGE:
@@ -345,7 +305,12 @@ class Uploads:
             self._save(info, write)
             raise
         saved = self._save(info, write)
-        if ended is BodyEnd.COMPLETE and saved.offset == saved.size:
+        if ended is BodyEnd.INTERRUPTED:
+            logger.info(
+                "upload body interrupted",
+                extra={"fields": {"session_id": info.session_id, "offset": saved.offset}},
+            )
+        elif saved.offset == saved.size:
             return self._complete(saved, write)
         return Settled(saved)
 
@@ -353,12 +318,11 @@ class Uploads:
         """Make the bytes durable, then record the new offset."""
         write.sync()
         if write.offset != write.settled:
-            with self._sessions.begin() as session:
-                recorded = upload_rows.advance(
-                    session, info.session_id, settled=write.settled, offset=write.offset
-                )
+            recorded = self._book.advance(
+                info.session_id, settled=write.settled, offset=write.offset
+            )
             if not recorded:
-                raise self._closed_error(info.session_id)
+                raise self._book.closed_error(info.session_id)
         self._hashers.put(info.session_id, write.offset, write.hasher)
         return replace(info, offset=write.offset)
 
@@ -385,57 +349,10 @@ class Uploads:
         return Settled(replace(info, state=UploadState.COMPLETED), outcome)
 
     def _reject(self, info: UploadInfo, code: str, message: str) -> NoReturn:
-        self._end(info.session_id, info.file_id, UploadState.REJECTED, code=code, message=message)
-        raise UploadRejected(message, code=code)
-
-    def _end(
-        self,
-        session_id: str,
-        file_id: str,
-        state: str,
-        *,
-        code: str = "",
-        message: str = "",
-        before: datetime | None = None,
-    ) -> bool:
-        """Close an open session without an object and publish "upload.ended"."""
-        with self._sessions.begin() as session:
-            if not upload_rows.close(
-                session, session_id, state, error=message or None, expired_before=before
-            ):
-                return False
-            event = upload_ended_entry(file_id=file_id, reason=state, code=code, message=message)
-            add_outbox(session, [event])
-        self._blobs.partial_path(session_id).unlink(missing_ok=True)
-        self._hashers.drop(session_id)
-        self._on_commit()
-        logger.info(
-            "upload ended",
-            extra={"fields": {"session_id": session_id, "file_id": file_id, "reason": state}},
+        self._book.end(
+            info.session_id, info.file_id, UploadState.REJECTED, code=code, message=message
         )
-        return True
-
-    def _remove_orphans(self, now: datetime) -> None:
-        """Remove partial files no open session owns (left by a crash mid-close)."""
-        names = [path.name for path in self._blobs.partial_dir.iterdir()]
-        with self._sessions() as session:
-            open_ids = set(
-                session.scalars(
-                    sa.select(UploadSession.id).where(UploadSession.state == UploadState.OPEN)
-                )
-            )
-        cutoff = (now - ORPHAN_GRACE).timestamp()
-        for name in set(names) - open_ids:
-            path = self._blobs.partial_dir / name
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-            except FileNotFoundError:
-                continue
-
-
-def _claims(row: UploadSession) -> UploadClaims:
-    return UploadClaims(row.id, row.owner_id, row.size, int(as_utc(row.expires_at).timestamp()))
+        raise UploadRejected(message, code=code)
 
 
 def _mark_completed(session: Session, session_id: str) -> None:

@@ -132,6 +132,19 @@ def test_abort_ends_the_open_session_once(
     assert offset_of(open_session(stub, size=100).upload_url) == 0
 
 
+def test_deleting_a_file_ends_its_unfinished_upload(
+    stub: Stub, client: StorageClient, settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    url = open_session(stub, size=100).upload_url
+    assert patch(url, b"a" * 10, 0).status_code == 204
+
+    assert client.delete_file("file-1") == 0
+
+    assert not partial_path(settings, url).exists()
+    assert outbox_events(sessions) == [upload_ended("aborted")]
+    assert patch(url, b"a" * 90, 10).status_code == 404
+
+
 def test_abort_of_a_file_without_a_session_reports_nothing_aborted(stub: Stub) -> None:
     assert abort_session(stub, "no-such-file") is False
 
