@@ -86,3 +86,35 @@ def test_swagger_assets_are_served(client: Client) -> None:
     assert bundle is not None
     response = Client().get(bundle.group(1))
     assert response.status_code == 200
+
+
+def test_schema_documents_upload_intents_usage_and_ranged_downloads() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    intent = schema["paths"]["/api/v1/uploads/"]["post"]
+    content = schema["paths"]["/api/v1/files/{file_id}/content"]["get"]
+    components = schema["components"]["schemas"]
+
+    assert set(intent["requestBody"]["content"]) == {"application/json"}
+    assert set(intent["responses"]) == {"201", "400", "401", "403", "413", "415", "422", "503"}
+    assert [(p["in"], p["name"]) for p in intent["parameters"]] == [("header", "Idempotency-Key")]
+    assert components["UploadIntentCreateRequest"]["required"] == ["name", "size"]
+    assert set(components["UploadIntent"]["properties"]) == {
+        "file_id",
+        "upload_url",
+        "expires_at",
+        "max_size",
+        "file",
+    }
+    assert set(components["Usage"]["properties"]) == {
+        "bytes_used",
+        "bytes_limit",
+        "files_used",
+        "files_limit",
+    }
+    assert {"200", "206", "304", "416"} <= set(content["responses"])
+    assert {(p["in"], p["name"]) for p in content["parameters"]} == {
+        ("path", "file_id"),
+        ("header", "Range"),
+        ("header", "If-None-Match"),
+    }
+    assert "expired" in components["FileStateEnum"]["enum"]
