@@ -21,16 +21,15 @@ Errors carry {"error": {"code", "message"}}; every response carries Tus-Resumabl
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
+from storage_service.dataplane import tus
 from storage_service.dataplane.body import BackgroundWriter, BodyResult, stream_body
 from storage_service.dataplane.http import (
-    OFFSET_OCTET_STREAM,
     TUS_EXTENSIONS,
     TUS_VERSION,
     BadHeader,
@@ -41,20 +40,12 @@ from storage_service.dataplane.http import (
     Scope,
     Send,
     error_body,
-    http_date,
 )
 from storage_service.errors import (
-    AlreadyExists,
-    ChecksumMismatch,
-    Forbidden,
     InvalidObject,
-    Locked,
-    ObjectNotFound,
     OffsetMismatch,
-    SessionExpired,
     StorageError,
     TooLarge,
-    UploadRejected,
 )
 from storage_service.partials import CHECKSUM_ALGORITHMS, ChunkChecksum, PartialWrite
 from storage_service.records import UploadInfo
@@ -65,68 +56,13 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Handler = Callable[[Request, str, Receive, Responder], Awaitable[None]]
 
-
-class UnsupportedMediaType(StorageError):
-    """A body sent with a Content-Type tus does not accept for it."""
-
-    code = "unsupported_media_type"
-
-
 UPLOAD_PATH = re.compile(r"(?:/.*)?/uploads/([^/]+)/?")
-STATUS_FOR_ERROR: dict[type[StorageError], int] = {
-    Forbidden: 403,
-    ObjectNotFound: 404,
-    SessionExpired: 410,
-    OffsetMismatch: 409,
-    AlreadyExists: 409,
-    Locked: 423,
-    ChecksumMismatch: 460,
-    TooLarge: 413,
-    UnsupportedMediaType: 415,
-    InvalidObject: 400,
-}
-STATUS_FOR_REJECTION = {
-    "sha256_mismatch": 422,
-    "size_mismatch": 422,
-    "type_not_allowed": 415,
-    "already_exists": 409,
-}
 _BODY_END = {
     BodyResult.COMPLETE: BodyEnd.COMPLETE,
     BodyResult.DISCONNECTED: BodyEnd.INTERRUPTED,
     BodyResult.TIMED_OUT: BodyEnd.INTERRUPTED,
     BodyResult.TOO_LARGE: BodyEnd.TOO_LARGE,
 }
-
-
-def status_for(error: StorageError) -> int:
-    if isinstance(error, UploadRejected):
-        return STATUS_FOR_REJECTION.get(error.code, 422)
-    for kind in type(error).__mro__:
-        if kind in STATUS_FOR_ERROR:
-            return STATUS_FOR_ERROR[kind]  # type: ignore[index]
-    return 500
-
-
-def _require_octet_stream(request: Request) -> None:
-    if request.content_type != OFFSET_OCTET_STREAM:
-        raise UnsupportedMediaType(f"the body's Content-Type must be {OFFSET_OCTET_STREAM}")
-
-
-def _checksum(request: Request) -> ChunkChecksum | None:
-    header = request.header("upload-checksum")
-    return None if header is None else ChunkChecksum.parse(header)
-
-
-def _refuse_oversized(request: Request, info: UploadInfo, offset: int) -> None:
-    """413 before reading a body whose Content-Length already runs past the size."""
-    length = request.int_header("content-length")
-    if length is not None and offset + length > info.size:
-        raise TooLarge(f"{length} bytes at offset {offset} run past the upload's {info.size} bytes")
-
-
-def _progress_headers(info: UploadInfo) -> dict[str, str]:
-    return {"Upload-Offset": str(info.offset), "Upload-Expires": http_date(info.expires_at)}
 
 
 class DataPlaneApp:
@@ -189,7 +125,7 @@ class DataPlaneApp:
         await handler(request, match.group(1), receive, responder)
 
     async def _refuse(self, request: Request, responder: Responder, error: StorageError) -> None:
-        status = status_for(error)
+        status = tus.status_for(error)
         if status == 500:
             logger.error("data plane error", extra={"fields": {**_fields(request), "error": error}})
         else:
@@ -227,23 +163,23 @@ class DataPlaneApp:
         info = await self._authorize(session_id, request)
         if info.offset == info.size:
             info = await self._run(self._uploads.complete_if_full, info)
-        headers = {**_progress_headers(info), "Upload-Length": str(info.size)}
+        headers = {**tus.progress_headers(info), "Upload-Length": str(info.size)}
         await responder.respond(200, headers)
 
     async def _patch(
         self, request: Request, session_id: str, receive: Receive, responder: Responder
     ) -> None:
         info = await self._authorize(session_id, request)
-        _require_octet_stream(request)
+        tus.require_octet_stream(request)
         offset = request.required_int_header("upload-offset")
-        checksum = _checksum(request)
+        checksum = tus.checksum(request)
         if offset != info.offset:
             raise OffsetMismatch(
                 f"Upload-Offset {offset} does not match the upload's offset {info.offset}"
             )
-        _refuse_oversized(request, info, offset)
+        tus.refuse_oversized(request, info, offset)
         result, settled = await self._write(info, receive, offset=offset, checksum=checksum)
-        await self._answer(responder, result, settled, 204, _progress_headers(settled.info))
+        await self._answer(responder, result, settled, 204, tus.progress_headers(settled.info))
 
     async def _post(
         self, request: Request, session_id: str, receive: Receive, responder: Responder
@@ -258,17 +194,17 @@ class DataPlaneApp:
             raise BadHeader(f"Upload-Length {length} does not match the declared {info.size}")
         result = BodyResult.COMPLETE
         if request.has_body:
-            _require_octet_stream(request)
+            tus.require_octet_stream(request)
             if info.offset != 0:
                 raise OffsetMismatch(f"the upload already has {info.offset} bytes; use PATCH")
-            _refuse_oversized(request, info, 0)
+            tus.refuse_oversized(request, info, 0)
             result, settled = await self._write(
-                info, receive, offset=0, checksum=_checksum(request)
+                info, receive, offset=0, checksum=tus.checksum(request)
             )
             info = settled.info
         else:
             info = await self._run(self._uploads.complete_if_full, info)
-        headers = {"Location": info.upload_url, **_progress_headers(info)}
+        headers = {"Location": info.upload_url, **tus.progress_headers(info)}
         await self._answer(responder, result, Settled(info), 201, headers)
 
     async def _put(
@@ -283,8 +219,10 @@ class DataPlaneApp:
                 f"size mismatch: the body has {length} bytes, the upload {info.size}",
                 code="size_mismatch",
             )
-        result, settled = await self._write(info, receive, offset=None, checksum=_checksum(request))
-        headers = _progress_headers(settled.info)
+        result, settled = await self._write(
+            info, receive, offset=None, checksum=tus.checksum(request)
+        )
+        headers = tus.progress_headers(settled.info)
         if result is BodyResult.COMPLETE and settled.stored is None:
             message = f"the body ended after {settled.info.offset} of {info.size} bytes"
             await responder.respond(
@@ -294,7 +232,7 @@ class DataPlaneApp:
                 content_type="application/json",
             )
             return
-        await self._answer(responder, result, settled, 200, headers, body=_stored_body(settled))
+        await self._answer(responder, result, settled, 200, headers, body=tus.stored_body(settled))
 
     async def _delete(
         self, request: Request, session_id: str, receive: Receive, responder: Responder
@@ -384,19 +322,6 @@ class DataPlaneApp:
 def _release(future: Future[PartialWrite]) -> None:
     if not future.cancelled() and future.exception() is None:
         future.result().close()
-
-
-def _stored_body(settled: Settled) -> bytes:
-    if settled.stored is None:
-        return b""
-    obj = settled.stored.object
-    document = {
-        "file_id": settled.info.file_id,
-        "sha256": obj.sha256,
-        "size": obj.size,
-        "content_type": obj.content_type,
-    }
-    return json.dumps(document).encode()
 
 
 def _fields(request: Request) -> dict[str, object]:
