@@ -9,6 +9,7 @@ project is imported.
 from __future__ import annotations
 
 import argparse
+import logging
 import uuid
 
 from django.conf import settings
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.wsgi import get_wsgi_application
 
     django.setup()
+    # Busy threads are the point of the measurement, not news.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     waitress.serve(
         get_wsgi_application(),
         host="127.0.0.1",

@@ -34,9 +34,14 @@ def session(token: str = "") -> requests.Session:
     return http
 
 
+class RefusedError(RuntimeError):
+    """The server refused the request as too large (413)."""
+
+
 def check(response: requests.Response, *expected: int) -> requests.Response:
     if response.status_code not in expected:
-        raise RuntimeError(
+        error = RefusedError if response.status_code == 413 else RuntimeError
+        raise error(
             f"{response.request.method} {response.url} answered {response.status_code}: "
             f"{response.text[:500]}"
         )

@@ -126,8 +126,12 @@ class Uploader:
         url = str(intent.get("upload_url") or "")
         if not file_id or not url:
             raise CliError("the server's upload intent has no file_id or upload_url")
-        if has_arrived(intent.get("file") or {}):
-            return dict(intent["file"])  # sent completely by an earlier run
+        file = intent.get("file") or {}
+        if has_arrived(file):
+            return dict(file)  # sent completely by an earlier run
+        if file.get("state") == "failed":
+            reason = file.get("error") or "no reason given"
+            raise CliError(f"storage refused this file's bytes in an earlier run: {reason}")
         self._transfer(url, size, file_id)
         return self._catalogued(file_id)
 
@@ -229,15 +233,6 @@ class Uploader:
         logger.debug("upload chunk failed; retrying", extra={"fields": {"error": exc.message}})
         self._pause(self.retry.delay(failures))
         return failures
-
-    def _after_failure(self, url: str, exc: TusError) -> int:
-        """Where to go on after a failed PATCH: the server's offset now."""
-        try:
-            return self._with_retries(lambda: self.tus.state(url).offset)
-        except TusError as head_error:
-            # The upload is gone (rejected at its last byte, say): the PATCH's own
-            # answer explains why better than the HEAD's.
-            raise CliError(exc.message if exc.status else head_error.message) from exc
 
     def _with_retries(self, call: Callable[[], int]) -> int:
         failures = 0

@@ -228,3 +228,26 @@ def test_a_refused_intent_prints_the_servers_reason_and_the_other_files_go_on(
     assert list(File.objects.filter(owner=logged_in).values_list("name", flat=True)) == [
         "small.bin"
     ]
+
+
+def test_bytes_storage_refuses_at_the_last_chunk_fail_that_file_and_a_rerun_says_why(
+    logged_in: User, settings: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The name claims an image, so the intent passes; the bytes are not one.
+    settings.USP = dataclasses.replace(settings.USP, allowed_types=("image/*",))
+    source = make_file(tmp_path, "holiday.png", 3 * CHUNK)
+
+    assert main(["upload", str(source), "--chunk-size", str(CHUNK)]) == 1
+
+    first = capsys.readouterr().err
+    assert first.startswith(f"usp: {source}: ")
+    assert "not allowed" in first.lower()
+    file = wait_for(lambda: File.objects.filter(owner=logged_in, state="failed").first())
+    assert file.sha256 == ""
+
+    assert main(["upload", str(source), "--chunk-size", str(CHUNK)]) == 1
+
+    assert capsys.readouterr().err.startswith(
+        f"usp: {source}: storage refused this file's bytes in an earlier run: "
+    )
+    assert File.objects.filter(owner=logged_in).count() == 1
