@@ -18,6 +18,7 @@ FILE_STATES: dict[str, common_pb2.FileState] = {
     FileState.PROCESSING: common_pb2.FILE_STATE_PROCESSING,
     FileState.READY: common_pb2.FILE_STATE_READY,
     FileState.FAILED: common_pb2.FILE_STATE_FAILED,
+    FileState.EXPIRED: common_pb2.FILE_STATE_EXPIRED,
 }
 JOB_STATES: dict[str, common_pb2.JobState] = {
     JobState.QUEUED: common_pb2.JOB_STATE_QUEUED,

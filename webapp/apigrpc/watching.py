@@ -13,13 +13,10 @@ from typing import Any
 from django.db import close_old_connections
 
 from webapp.accounts.models import User
-from webapp.files.models import File, FileState
+from webapp.files.models import SETTLED_FILE_STATES, File
 from webapp.files.selectors import file_get
 
 POLL_INTERVAL = 0.25
-TERMINAL_STATES = frozenset({FileState.READY, FileState.FAILED})
-
-
 def file_snapshot(file: File) -> tuple[Any, ...]:
     """What a watcher sees change: the state, each job's progress, the derivatives."""
     return (
@@ -44,7 +41,7 @@ def file_changes(
     file = file_get(user=user, file_id=file_id)
     last = file_snapshot(file)
     yield file
-    while file.state not in TERMINAL_STATES and not stopped.wait(poll_interval):
+    while file.state not in SETTLED_FILE_STATES and not stopped.wait(poll_interval):
         close_old_connections()
         file = file_get(user=user, file_id=file_id)
         current = file_snapshot(file)

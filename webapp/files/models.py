@@ -22,6 +22,10 @@ class FileState(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
+# States a file never leaves by itself: watchers and live pages stop following it here.
+SETTLED_FILE_STATES = frozenset({FileState.READY, FileState.FAILED, FileState.EXPIRED})
+
+
 class JobState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

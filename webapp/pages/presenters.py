@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from webapp.files.links import derivative_content_path, file_content_path
-from webapp.files.models import File, FileState
+from webapp.files.models import SETTLED_FILE_STATES, File
 
 THUMBNAIL_PREFIX = "thumbnail"
-TERMINAL_STATES = (FileState.READY, FileState.FAILED)
-
-
 @dataclass(frozen=True)
 class MetadataRow:
     key: str
@@ -37,7 +34,7 @@ class FileView:
 
     @property
     def finished(self) -> bool:
-        return self.file.state in TERMINAL_STATES
+        return self.file.state in SETTLED_FILE_STATES
 
 
 def file_view(file: File) -> FileView:
