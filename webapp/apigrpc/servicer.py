@@ -16,9 +16,9 @@ from usp.errors import grpc_status_for
 from usp.v1 import api_service_pb2, api_service_pb2_grpc
 from webapp.apigrpc.auth import authenticated_user
 from webapp.apigrpc.converters import file_to_proto
-from webapp.apigrpc.watching import POLL_INTERVAL, TERMINAL_STATES, file_changes
+from webapp.apigrpc.watching import POLL_INTERVAL, file_changes
 from webapp.core.errors import ApplicationError
-from webapp.files.models import File
+from webapp.files.models import SETTLED_FILE_STATES, File
 from webapp.files.selectors import file_get, file_list
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class ApiServicer(api_service_pb2_grpc.ApiServiceServicer):
                 yield file_to_proto(last, public_url=self._public_url)
         finally:
             self._watch_finished(ended)
-        if self._closed and last is not None and last.state not in TERMINAL_STATES:
+        if self._closed and last is not None and last.state not in SETTLED_FILE_STATES:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the server is stopping; watch again")
 
     def close(self) -> None:
