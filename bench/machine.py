@@ -44,6 +44,11 @@ def filesystem_of(path: Path) -> str:
     return f"{fstype} on {device} (mounted at {mount_point})"
 
 
+def load_average() -> float:
+    """The 1-minute load average: other work on the machine skews every figure."""
+    return os.getloadavg()[0]
+
+
 def describe(path: Path) -> list[tuple[str, str]]:
     return [
         ("CPU", f"{cpu_model()}, {usable_cores()} usable cores"),

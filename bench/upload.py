@@ -425,22 +425,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     options = parse_options(arguments)
     workdir = Path(tempfile.mkdtemp(prefix="usp-bench-"))
+    load_before = machine.load_average()
     print(f"upload benchmark in {workdir}; starting the system…", flush=True)
     with started(workdir / "data", max_upload=max(options.large, options.medium) + MIB) as system:
         print(f"system: {system.mode}", flush=True)
         rows = Bench(system, options, workdir).run()
-    report(rows, system, workdir, arguments)
+    load = f"{load_before:.2f} before the system started, {machine.load_average():.2f} at the end"
+    report(rows, system, workdir, arguments, load)
     if not options.keep:
         subprocess.run(["rm", "-rf", str(workdir)], check=False)  # noqa: S603, S607
     return 0
 
 
-def report(rows: Sequence[Row], system: BenchSystem, workdir: Path, arguments: list[str]) -> None:
+def report(
+    rows: Sequence[Row], system: BenchSystem, workdir: Path, arguments: list[str], load: str
+) -> None:
     print()
     print(table(rows))
     print()
     for label, value in machine.describe(workdir):
         print(f"{label + ':':<12}{value}")
+    print(f"{'load:':<12}1-minute average {load}")
     print(f"{'system:':<12}{system.mode}")
     print(f"{'processes:':<12}" + ", ".join(f"{n} pid {p}" for n, p in system.services.items()))
     print(f"{'command:':<12}" + shlex.join(["python", "-m", "bench", *arguments]))
