@@ -107,7 +107,7 @@ class Batch:
                     rest,
                     tus,
                     request,
-                    progress=_bar_progress(bar),
+                    progress=_bar_progress(bar, path.name),
                     retry=self.options.retry,
                     cancel=self.cancel,
                 )
@@ -117,9 +117,7 @@ class Batch:
         if not self.options.sha256:
             return ""
         bar.set_description(f"{path.name} (sha256)", refresh=False)
-        digest = file_sha256(path, on_read=lambda count: self._hashed(bar, count))
-        bar.set_description(path.name, refresh=False)
-        return digest
+        return file_sha256(path, on_read=lambda count: self._hashed(bar, count))
 
     def _hashed(self, bar: tqdm, count: int) -> None:
         if self.cancel.is_set():
@@ -142,11 +140,12 @@ class Batch:
             self._slots.put(slot)
 
 
-def _bar_progress(bar: tqdm) -> Progress:
+def _bar_progress(bar: tqdm, label: str) -> Progress:
     """Progress that restarts the bar at the server's offset, so the throughput shown
     counts only the bytes this run sends."""
 
     def start(offset: int, total: int) -> None:
+        bar.set_description(label, refresh=False)
         bar.reset(total=total)
         bar.n = bar.last_print_n = bar.initial = offset
         bar.refresh()
