@@ -176,17 +176,27 @@ class PartialWrite:
         return self._checksum is not None
 
     def write(self, chunks: Sequence[bytes]) -> None:
-        """Append `chunks`; TooLarge (nothing written) when they would pass the limit."""
+        """Append `chunks` and digest them; TooLarge (nothing written) past the limit."""
+        self.store(chunks)
+        self.digest(chunks)
+
+    def store(self, chunks: Sequence[bytes]) -> None:
+        """The disk half of write(): append `chunks` (TooLarge when past the limit)."""
         total = sum(len(chunk) for chunk in chunks)
         if self.offset + total > self.limit:
             raise TooLarge(f"the upload is limited to {self.limit} bytes")
         _write_all(self._fd, chunks, total)
+        _start_writeback(self._fd, self.offset, total)
+        self.offset += total
+
+    def digest(self, chunks: Sequence[bytes]) -> None:
+        """The hashing half of write(); it may run beside store() on another thread, as
+        long as each half sees the batches in order. After a failed store() the digest
+        no longer matches the file: discard() the request's bytes."""
         for chunk in chunks:
             self._hasher.update(chunk)
             if self._chunk is not None:
                 self._chunk.update(chunk)
-        _start_writeback(self._fd, self.offset, total)
-        self.offset += total
 
     def verify_chunk(self) -> None:
         """ChecksumMismatch (and the chunk discarded) when the body's digest differs."""

@@ -55,12 +55,13 @@ _INVISIBLE = {*range(0x20), 0x7F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)
 
 
 class BodyEnd(enum.Enum):
-    """How a request body ended: all of it arrived, the client went away, or it ran past
-    the upload's size."""
+    """How a request body ended: all of it arrived, the client went away, it ran past the
+    upload's size, or storing it failed."""
 
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"
     TOO_LARGE = "too_large"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -293,9 +294,11 @@ class Uploads:
         return self._book.info(row)
 
     def _settle(self, info: UploadInfo, write: PartialWrite, ended: BodyEnd) -> Settled:
-        if ended is BodyEnd.TOO_LARGE:
+        if ended in (BodyEnd.TOO_LARGE, BodyEnd.FAILED):
             write.discard()
-            self._save(info, write)
+            saved = self._save(info, write)
+            if ended is BodyEnd.FAILED:
+                return Settled(saved)  # the caller reports the failure
             raise TooLarge(f"the body runs past the upload's {info.size} bytes; none of it kept")
         if write.has_checksum and ended is not BodyEnd.COMPLETE:
             write.discard()  # an incomplete chunk cannot be verified

@@ -62,6 +62,7 @@ _BODY_END = {
     BodyResult.DISCONNECTED: BodyEnd.INTERRUPTED,
     BodyResult.TIMED_OUT: BodyEnd.INTERRUPTED,
     BodyResult.TOO_LARGE: BodyEnd.TOO_LARGE,
+    BodyResult.FAILED: BodyEnd.FAILED,
 }
 
 
@@ -254,7 +255,7 @@ class DataPlaneApp:
     ) -> tuple[BodyResult, Settled]:
         """Stream the body into the upload at `offset` (None: start over), then settle it."""
         write = await self._begin_write(info, offset=offset, checksum=checksum)
-        writer = BackgroundWriter(self._executor, write.write)
+        writer = BackgroundWriter(self._executor, [write.store, write.digest])
         result = BodyResult.DISCONNECTED
         try:
             result = await stream_body(
@@ -286,7 +287,7 @@ class DataPlaneApp:
         try:
             writer.join()
         except Exception as exc:
-            failure, result = exc, BodyResult.DISCONNECTED
+            failure, result = exc, BodyResult.FAILED
         settled = self._uploads.settle(info, write, ended=_BODY_END[result])
         if failure is not None:
             raise failure

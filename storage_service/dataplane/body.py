@@ -1,8 +1,8 @@
 """Streaming a request body to disk without holding it in memory or blocking the loop.
 
 Body messages are gathered (not copied) until FLUSH_SIZE bytes are waiting; each batch is
-written with one writev and hashed by a worker thread while the event loop keeps
-receiving the next one, with at most one batch in flight per request. Nothing is fsynced
+written with one writev by one worker thread and hashed by another, while the event loop
+keeps receiving the next batch; at most one batch is in flight per request. Nothing is fsynced
 here: the request's end does that once.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 
 from storage_service.dataplane.http import Receive
@@ -24,43 +24,46 @@ class BodyResult(enum.Enum):
     DISCONNECTED = "disconnected"  # the client went away mid-body
     TIMED_OUT = "timed_out"  # no byte arrived for the data plane timeout
     TOO_LARGE = "too_large"  # the body ran past the bytes the upload still needs
+    FAILED = "failed"  # writing it failed (the disk, not the client)
 
 
 class BackgroundWriter:
-    """Hands buffers to a worker thread in order, one write in flight at a time."""
+    """Hands batches to worker threads in order: each batch goes to every step (writing
+    and hashing run side by side), and a batch starts once the previous one is done."""
 
-    def __init__(self, executor: Executor, write: Callable[[list[bytes]], None]) -> None:
+    def __init__(self, executor: Executor, steps: Sequence[Callable[[list[bytes]], None]]) -> None:
         self._executor = executor
-        self._write = write
-        self._pending: Future[None] | None = None
+        self._steps = steps
+        self._pending: list[Future[None]] = []
 
     async def submit(self, data: list[bytes]) -> None:
         await self.wait()
-        self._pending = self._executor.submit(self._write, data)
+        self._pending = [self._executor.submit(step, data) for step in self._steps]
 
     async def wait(self) -> None:
-        if self._pending is not None:
+        for pending in self._pending:
             # Shielded: cancelling a queued write would leave a gap in the file.
-            await asyncio.shield(asyncio.wrap_future(self._pending))
-            self._pending = None
+            await asyncio.shield(asyncio.wrap_future(pending))
+        self._pending = []
 
     def submit_nowait(self, data: list[bytes]) -> None:
         """Queue a last batch without awaiting (a cancelled request still keeps it)."""
         previous = self._pending
 
-        def write_after_previous() -> None:
-            if previous is not None:
-                previous.result()
-            self._write(data)
+        def after_previous(step: Callable[[list[bytes]], None]) -> None:
+            for pending in previous:
+                pending.result()
+            step(data)
 
-        self._pending = self._executor.submit(write_after_previous)
+        self._pending = [self._executor.submit(after_previous, step) for step in self._steps]
 
     def join(self) -> None:
-        """Block until the last write is done, re-raising its error (from a worker thread,
-        even when the request's task was cancelled while it was awaiting)."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        """Block until the last batch is done, re-raising an error of any step (from a
+        worker thread, even when the request's task was cancelled while awaiting)."""
+        pending, self._pending = self._pending, []
+        errors = [error for error in (future.exception() for future in pending) if error]
+        if errors:
+            raise errors[0]
 
 
 async def stream_body(
