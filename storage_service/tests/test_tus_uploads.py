@@ -7,10 +7,13 @@ import base64
 import hashlib
 import io
 import json
+import shutil
+import subprocess
 import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+import pytest
 import requests
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
@@ -156,6 +159,26 @@ def test_plain_put_of_the_whole_body_stores_it_and_describes_it(
         "content_type": "text/plain",
     }
     assert client.stat_object(sha(DATA)).size == len(DATA)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_curl_upload_file_completes_an_upload(
+    stub: storage_service_pb2_grpc.StorageServiceStub, client: StorageClient, tmp_path: Path
+) -> None:
+    data = bytes(range(256)) * 8192  # 2 MiB: curl asks "Expect: 100-continue" first
+    source = tmp_path / "upload.bin"
+    source.write_bytes(data)
+    url = open_session(stub, size=len(data)).upload_url
+
+    result = subprocess.run(
+        ["curl", "--silent", "--show-error", "--fail", "-T", str(source), url],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+
+    assert json.loads(result.stdout)["sha256"] == sha(data)
+    assert client.stat_object(sha(data)).size == len(data)
 
 
 def test_put_starts_over_from_the_first_byte(

@@ -4,6 +4,7 @@ of WriteObject."""
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -59,6 +60,19 @@ def test_asking_again_for_the_same_file_returns_the_same_open_session(
     )
     assert again.expires_at == first.expires_at
     assert count_rows(sessions, db.UploadSession) == 1
+
+
+def test_concurrent_requests_for_one_file_share_one_session(
+    stub: Stub, settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        created = list(pool.map(lambda _: open_session(stub, size=100), range(8)))
+
+    assert len({session.session_id for session in created}) == 1
+    assert count_rows(sessions, db.UploadSession) == 1
+    assert [path.name for path in (settings.blob_dir / "partial").iterdir()] == [
+        created[0].session_id
+    ]
 
 
 @pytest.mark.parametrize(
