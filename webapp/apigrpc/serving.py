@@ -29,6 +29,8 @@ WEB_THREADS = 8
 DEFAULT_GRACE = 10.0
 _LOOP_TIMEOUT = 1.0
 _DRAIN_TIMEOUT = 0.05
+# Room for the multipart framing around the largest file a request may carry.
+MULTIPART_OVERHEAD = 1024 * 1024
 
 
 class WebServer:
@@ -49,6 +51,7 @@ class WebServer:
             threads=threads,
             clear_untrusted_proxy_headers=True,
             ident="usp",
+            max_request_body_size=settings.USP.max_upload_size + MULTIPART_OVERHEAD,
         )
         self.host = host
         self.port: int = self._server.effective_port

@@ -17,6 +17,8 @@ from webapp.files.models import SETTLED_FILE_STATES, File
 from webapp.files.selectors import file_get
 
 POLL_INTERVAL = 0.25
+
+
 def file_snapshot(file: File) -> tuple[Any, ...]:
     """What a watcher sees change: the state, each job's progress, the derivatives."""
     return (

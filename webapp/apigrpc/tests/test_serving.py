@@ -3,6 +3,7 @@ process stopped by SIGTERM."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -35,6 +36,25 @@ def test_start_web_serves_the_webapp_on_a_free_port_until_stopped(transactional_
     assert response.json() == {"status": "ok"}
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{web.port}/healthz", timeout=2)
+
+
+def test_the_web_server_accepts_bodies_up_to_the_upload_limit_plus_framing(
+    transactional_db: None, settings: Any
+) -> None:
+    settings.USP = dataclasses.replace(settings.USP, max_upload_size=1000)
+    web = start_web(0)
+    try:
+        within = requests.post(
+            f"http://127.0.0.1:{web.port}/healthz", data=b"x" * 500_000, timeout=5
+        )
+        beyond = requests.post(
+            f"http://127.0.0.1:{web.port}/healthz", data=b"x" * 1_100_000, timeout=5
+        )
+    finally:
+        web.stop(grace=1)
+
+    assert within.status_code == 403  # reached Django, whose CSRF check refuses a bare POST
+    assert beyond.status_code == 413  # refused by the server before Django
 
 
 def test_stopping_the_web_server_lets_a_request_in_progress_finish() -> None:
