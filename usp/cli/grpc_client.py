@@ -15,7 +15,7 @@ import grpc
 from usp.cli.errors import CliError
 from usp.v1 import api_service_pb2, api_service_pb2_grpc, common_pb2
 
-TERMINAL_STATES = frozenset({"ready", "failed"})
+TERMINAL_STATES = frozenset({"ready", "failed", "expired"})
 
 
 @dataclass(frozen=True)
