@@ -5,22 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from storage_service.errors import InvalidObject
-
-KNOWN_STEPS = ("metadata", "checksum", "image.thumbnail")
-_BASE = ["metadata", "checksum"]
-_IMAGE = [*_BASE, "image.thumbnail"]
-
-
-def default_pipeline(content_type: str) -> list[str]:
-    return list(_IMAGE) if content_type.startswith("image/") else list(_BASE)
+from usp.pipelines import STEPS, default_pipeline, unknown_steps
 
 
 def validate(requested: Sequence[str]) -> None:
     """Refuse a step name the processor does not know."""
-    unknown = [step for step in requested if step not in KNOWN_STEPS]
+    unknown = unknown_steps(requested)
     if unknown:
         raise InvalidObject(
-            f"unknown pipeline step {unknown[0]!r}; known steps: {', '.join(KNOWN_STEPS)}"
+            f"unknown pipeline step {unknown[0]!r}; known steps: {', '.join(STEPS)}"
         )
 
 

@@ -12,6 +12,14 @@ TEXT = "text/plain"
 BINARY = "application/octet-stream"
 # Control characters that plain text does use; any other C0 byte means binary.
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\b\x1b")
+# Byte-order marks of the encodings whose text is full of NUL bytes (UTF-32 first: its
+# little-endian mark begins with UTF-16's).
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def sniff(head: bytes, *, complete: bool) -> str:
@@ -29,11 +37,17 @@ def sniff(head: bytes, *, complete: bool) -> str:
 
 
 def _looks_like_text(head: bytes, *, complete: bool) -> bool:
-    if any(byte < 0x20 and byte not in _TEXT_CONTROLS for byte in head):
-        return False
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    """UTF-16/32 with a byte-order mark, or bytes without the control characters text
+    never has: UTF-8, but also Latin-1, Windows-1252 or Shift_JIS, which are not UTF-8."""
+    for bom, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            return _decodes(head, encoding, complete=complete)
+    return not any(byte < 0x20 and byte not in _TEXT_CONTROLS for byte in head)
+
+
+def _decodes(head: bytes, encoding: str, *, complete: bool) -> bool:
     try:
-        decoder.decode(head, final=complete)
+        codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
     except UnicodeDecodeError:
         return False
     return True

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, BinaryIO
 
+from usp import pipelines
+from usp.pipelines import ARCHIVE, IMAGES, MEDIA, PDF, TEXT, base_type
+
 GIB = 1024**3
 
 
@@ -89,11 +92,6 @@ class Step:
         return any(fnmatchcase(essence, pattern) for pattern in self.accepts)
 
 
-def base_type(content_type: str) -> str:
-    """`text/plain; charset=utf-8` -> `text/plain`."""
-    return content_type.split(";", 1)[0].strip().lower()
-
-
 def _registry() -> dict[str, Step]:
     from processor_service.steps import (
         archive_listing,
@@ -105,7 +103,6 @@ def _registry() -> dict[str, Step]:
         text_stats,
         thumbnail,
     )
-    from processor_service.steps.types import ARCHIVE, IMAGES, MEDIA, PDF, TEXT
 
     steps = [
         Step("metadata", 1, metadata.run, limits=("max_pixels",), isolated=True),
@@ -133,6 +130,4 @@ def find_step(name: str) -> Step:
 
 def default_pipeline(content_type: str) -> list[str]:
     """The steps a fresh upload of this (sniffed) type gets when none are named."""
-    from processor_service.steps.types import pipeline_for
-
-    return pipeline_for(base_type(content_type))
+    return pipelines.default_pipeline(content_type)

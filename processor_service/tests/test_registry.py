@@ -11,6 +11,7 @@ from processor_service.steps import (
     default_pipeline,
     find_step,
 )
+from usp import pipelines
 
 
 def test_registry_holds_every_step_by_its_contract_name() -> None:
@@ -25,6 +26,10 @@ def test_registry_holds_every_step_by_its_contract_name() -> None:
         "text.stats",
     ]
     assert all(step.name == name and step.version >= 1 for name, step in REGISTRY.items())
+
+
+def test_the_registry_serves_exactly_the_steps_storage_dispatches() -> None:
+    assert set(REGISTRY) == set(pipelines.STEPS)
 
 
 def test_every_limit_a_step_declares_is_an_option_it_is_given() -> None:

@@ -50,7 +50,10 @@ def test_postgresql_urls_use_the_psycopg_driver(tmp_path: Path, scheme: str) -> 
         (b"%PDF-1.7\n", False, "application/pdf"),
         ("héllo wörld\n".encode(), True, "text/plain"),
         ("é".encode()[:1], False, "text/plain"),  # a character cut at the head's end
-        ("é".encode()[:1], True, "application/octet-stream"),
+        ("naïve café\n".encode("latin-1"), True, "text/plain"),
+        ("日本語のテキスト\n".encode("shift_jis"), True, "text/plain"),
+        ("wide text\n".encode("utf-16"), True, "text/plain"),
+        ("wider text\n".encode("utf-32"), True, "text/plain"),
         (b"\x00\x01\x02binary", True, "application/octet-stream"),
         (b"\xff\xfe\xfd", True, "application/octet-stream"),
     ],
@@ -60,8 +63,9 @@ def test_sniff_names_the_type_the_bytes_have(head: bytes, complete: bool, expect
 
 
 def test_default_pipeline_depends_on_the_sniffed_type() -> None:
-    assert pipelines.resolve([], "image/webp") == ["metadata", "checksum", "image.thumbnail"]
-    assert pipelines.resolve([], "text/plain") == ["metadata", "checksum"]
+    assert pipelines.resolve([], "image/webp") == ["image.metadata", "image.thumbnail", "checksum"]
+    assert pipelines.resolve([], "text/plain") == ["text.stats", "checksum"]
+    assert pipelines.resolve([], "application/octet-stream") == ["checksum"]
     assert pipelines.resolve(["checksum", "checksum"], "text/plain") == ["checksum"]
 
 

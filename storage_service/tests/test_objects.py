@@ -99,7 +99,7 @@ def test_type_is_sniffed_from_the_bytes_not_the_name(client: StorageClient) -> N
     result = client.write_object([png_bytes()], file_id="file-1", name="not-an-image.txt")
 
     assert result.object.content_type == "image/png"
-    assert [job.step for job in result.jobs] == ["metadata", "checksum", "image.thumbnail"]
+    assert [job.step for job in result.jobs] == ["image.metadata", "image.thumbnail", "checksum"]
 
 
 def test_empty_object_is_stored_as_empty(client: StorageClient) -> None:

@@ -78,7 +78,7 @@ def test_patches_in_pieces_store_the_object_and_dispatch_its_jobs(
     assert payload.object == common_pb2.ObjectInfo(
         checksum=common_pb2.Checksum(sha256=sha(DATA)), size=len(DATA), content_type="text/plain"
     )
-    assert [job.step for job in payload.jobs] == ["metadata", "checksum"]
+    assert [job.step for job in payload.jobs] == ["text.stats", "checksum"]
     assert job_rows(sessions) == 2
     assert not partial_path(settings, url).exists()
 

@@ -39,15 +39,17 @@ def assert_image_goes_through(client: ApiClient) -> None:
 
     assert resource["state"] == "ready", resource
     assert {job["step"]: job["state"] for job in resource["jobs"]} == {
-        "metadata": "succeeded",
-        "checksum": "succeeded",
+        "image.metadata": "succeeded",
         "image.thumbnail": "succeeded",
+        "checksum": "succeeded",
     }
-    assert resource["metadata"]["metadata"]["width"] == 1200
-    thumbnail = next(d for d in resource["derivatives"] if d["kind"] == "thumbnail-256")
-    decoded = Image.open(io.BytesIO(client.download(thumbnail["url"]).content))
-    decoded.load()
-    assert max(decoded.size) == 256
+    assert resource["metadata"]["image.metadata"]["width"] == 1200
+    derivatives = {d["kind"]: d for d in resource["derivatives"]}
+    assert sorted(derivatives) == ["thumbnail-1024", "thumbnail-256"]
+    for kind, side in (("thumbnail-256", 256), ("thumbnail-1024", 1024)):
+        decoded = Image.open(io.BytesIO(client.download(derivatives[kind]["url"]).content))
+        decoded.load()
+        assert (decoded.format, max(decoded.size)) == ("WEBP", side)
     original = client.download(created["content_url"]).content
     assert hashlib.sha256(original).hexdigest() == created["sha256"]
 
@@ -56,7 +58,7 @@ def assert_text_gets_the_text_pipeline(client: ApiClient) -> None:
     created = client.upload("notes.txt", b"just some words\n" * 10)
     resource = client.wait_until_settled(created["id"])
     assert resource["state"] == "ready", resource
-    assert sorted(job["step"] for job in resource["jobs"]) == ["checksum", "metadata"]
+    assert sorted(job["step"] for job in resource["jobs"]) == ["checksum", "text.stats"]
     assert resource["content_type"] == "text/plain"
 
 

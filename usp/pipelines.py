@@ -1,9 +1,24 @@
-"""Which MIME types each family of steps is for, and the default pipeline per type.
+"""The pipeline contract between storage and the processor: the step names, which
+MIME types each family of steps is for, and the default pipeline per sniffed type.
 
+Storage dispatches by these names; the processor registers a step under each of them.
 Types are the ones storage sniffs from the bytes (filetype's names plus text/plain).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+STEPS = (
+    "metadata",
+    "checksum",
+    "image.metadata",
+    "image.thumbnail",
+    "pdf.preview",
+    "text.stats",
+    "archive.listing",
+    "media.probe",
+)
 
 IMAGES = ("image/*",)
 PDF = ("application/pdf",)
@@ -44,11 +59,19 @@ _IMAGE_PIPELINE = ["image.metadata", "image.thumbnail", "checksum"]
 _TEXT_PIPELINE = ["text.stats", "checksum"]
 
 
-def pipeline_for(content_type: str) -> list[str]:
-    """The default steps for a bare, lower-case MIME type, the checksum always last.
+def base_type(content_type: str) -> str:
+    """`text/plain; charset=utf-8` -> `text/plain`."""
+    return content_type.split(";", 1)[0].strip().lower()
 
-    SVG is text to us: it is never rasterized, so it gets text statistics.
-    """
+
+def unknown_steps(requested: Sequence[str]) -> list[str]:
+    return [step for step in requested if step not in STEPS]
+
+
+def default_pipeline(content_type: str) -> list[str]:
+    """The steps a fresh upload of this sniffed type gets when none are named, the
+    checksum always last. SVG is text to us: never rasterized, it gets text statistics."""
+    content_type = base_type(content_type)
     if content_type in DECODABLE_IMAGES:
         return list(_IMAGE_PIPELINE)
     if content_type == SVG or content_type.startswith("text/"):
