@@ -10,6 +10,8 @@ from webapp.files.links import derivative_content_path, file_content_path
 from webapp.files.models import SETTLED_FILE_STATES, File
 
 THUMBNAIL_PREFIX = "thumbnail"
+
+
 @dataclass(frozen=True)
 class MetadataRow:
     key: str
