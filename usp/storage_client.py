@@ -213,6 +213,19 @@ class StorageClient:
         request = storage_service_pb2.AbortUploadSessionRequest(file_id=file_id)
         return self._call(self._stub.AbortUploadSession, request).aborted
 
+    def dispatch_jobs(
+        self, file_id: str, jobs: Sequence[DispatchedJob], *, fresh: bool = False
+    ) -> list[DispatchedJob]:
+        """Dispatch jobs for a stored file: a job with an id is run again (a retry), one
+        with an empty id gets a new one (a reprocess). Returns the dispatched jobs."""
+        request = storage_service_pb2.DispatchJobsRequest(
+            file_id=file_id,
+            jobs=[common_pb2.JobRef(job_id=job.job_id, step=job.step) for job in jobs],
+            fresh=fresh,
+        )
+        response = self._call(self._stub.DispatchJobs, request)
+        return [DispatchedJob(job.job_id, job.step) for job in response.jobs]
+
     def is_serving(self) -> bool:
         """True when the storage service answers its health check as SERVING."""
         request = health_pb2.HealthCheckRequest(service=SERVICE_NAME)

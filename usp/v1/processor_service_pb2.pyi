@@ -9,16 +9,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ProcessTask(_message.Message):
-    __slots__ = ("job_id", "file_id", "step", "input")
+    __slots__ = ("job_id", "file_id", "step", "input", "force")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     file_id: str
     step: str
     input: _common_pb2.ObjectInfo
-    def __init__(self, job_id: _Optional[str] = ..., file_id: _Optional[str] = ..., step: _Optional[str] = ..., input: _Optional[_Union[_common_pb2.ObjectInfo, _Mapping]] = ...) -> None: ...
+    force: bool
+    def __init__(self, job_id: _Optional[str] = ..., file_id: _Optional[str] = ..., step: _Optional[str] = ..., input: _Optional[_Union[_common_pb2.ObjectInfo, _Mapping]] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class JobStarted(_message.Message):
     __slots__ = ("attempt", "step")
@@ -29,16 +31,18 @@ class JobStarted(_message.Message):
     def __init__(self, attempt: _Optional[int] = ..., step: _Optional[str] = ...) -> None: ...
 
 class JobSucceeded(_message.Message):
-    __slots__ = ("attempt", "step", "metadata", "derivatives")
+    __slots__ = ("attempt", "step", "reused", "metadata", "derivatives")
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
+    REUSED_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     DERIVATIVES_FIELD_NUMBER: _ClassVar[int]
     attempt: int
     step: str
+    reused: bool
     metadata: _struct_pb2.Struct
     derivatives: _containers.RepeatedCompositeFieldContainer[_common_pb2.Derivative]
-    def __init__(self, attempt: _Optional[int] = ..., step: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., derivatives: _Optional[_Iterable[_Union[_common_pb2.Derivative, _Mapping]]] = ...) -> None: ...
+    def __init__(self, attempt: _Optional[int] = ..., step: _Optional[str] = ..., reused: _Optional[bool] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., derivatives: _Optional[_Iterable[_Union[_common_pb2.Derivative, _Mapping]]] = ...) -> None: ...
 
 class JobFailed(_message.Message):
     __slots__ = ("attempt", "step", "error", "will_retry")

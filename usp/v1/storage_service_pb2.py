@@ -22,47 +22,62 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from usp.v1 import common_pb2 as usp_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cusp/v1/storage_service.proto\x12\x06usp.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13usp/v1/common.proto\"T\n\x12WriteObjectRequest\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x13.usp.v1.WriteHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xc9\x01\n\x0bWriteHeader\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x1a\n\rdeclared_size\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x17\n\x0f\x64\x65\x63lared_sha256\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x10\n\x08pipeline\x18\x05 \x03(\t\x12+\n\rderivative_of\x18\x06 \x01(\x0b\x32\x14.usp.v1.DerivativeOf\x12\x15\n\rallowed_types\x18\x07 \x03(\tB\x10\n\x0e_declared_size\",\n\x0c\x44\x65rivativeOf\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"h\n\x13WriteObjectResponse\x12\"\n\x06object\x18\x01 \x01(\x0b\x32\x12.usp.v1.ObjectInfo\x12\x1c\n\x04jobs\x18\x02 \x03(\x0b\x32\x0e.usp.v1.JobRef\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"W\n\x11ReadObjectRequest\x12\"\n\x08\x63hecksum\x18\x01 \x01(\x0b\x32\x10.usp.v1.Checksum\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"#\n\x12ReadObjectResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"7\n\x11StatObjectRequest\x12\"\n\x08\x63hecksum\x18\x01 \x01(\x0b\x32\x10.usp.v1.Checksum\"$\n\x11\x44\x65leteFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"+\n\x12\x44\x65leteFileResponse\x12\x15\n\rblobs_removed\x18\x01 \x01(\x05\"N\n\nFileStored\x12\"\n\x06object\x18\x01 \x01(\x0b\x32\x12.usp.v1.ObjectInfo\x12\x1c\n\x04jobs\x18\x02 \x03(\x0b\x32\x0e.usp.v1.JobRef\"\xb9\x01\n\x1a\x43reateUploadSessionRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x17\n\x0f\x64\x65\x63lared_sha256\x18\x05 \x01(\t\x12\x10\n\x08pipeline\x18\x06 \x03(\t\x12\x15\n\rallowed_types\x18\x07 \x03(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x08 \x01(\x03\"\x89\x01\n\rUploadSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nupload_url\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08max_size\x18\x04 \x01(\x03\x12\x0e\n\x06offset\x18\x05 \x01(\x03\",\n\x19\x41\x62ortUploadSessionRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"-\n\x1a\x41\x62ortUploadSessionResponse\x12\x0f\n\x07\x61\x62orted\x18\x01 \x01(\x08\"?\n\x0bUploadEnded\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12 \n\x05\x65rror\x18\x02 \x01(\x0b\x32\x11.usp.v1.ErrorInfo2\xd2\x03\n\x0eStorageService\x12H\n\x0bWriteObject\x12\x1a.usp.v1.WriteObjectRequest\x1a\x1b.usp.v1.WriteObjectResponse(\x01\x12\x45\n\nReadObject\x12\x19.usp.v1.ReadObjectRequest\x1a\x1a.usp.v1.ReadObjectResponse0\x01\x12;\n\nStatObject\x12\x19.usp.v1.StatObjectRequest\x1a\x12.usp.v1.ObjectInfo\x12\x43\n\nDeleteFile\x12\x19.usp.v1.DeleteFileRequest\x1a\x1a.usp.v1.DeleteFileResponse\x12P\n\x13\x43reateUploadSession\x12\".usp.v1.CreateUploadSessionRequest\x1a\x15.usp.v1.UploadSession\x12[\n\x12\x41\x62ortUploadSession\x12!.usp.v1.AbortUploadSessionRequest\x1a\".usp.v1.AbortUploadSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cusp/v1/storage_service.proto\x12\x06usp.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13usp/v1/common.proto\"T\n\x12WriteObjectRequest\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x13.usp.v1.WriteHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xc9\x01\n\x0bWriteHeader\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x1a\n\rdeclared_size\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x17\n\x0f\x64\x65\x63lared_sha256\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x10\n\x08pipeline\x18\x05 \x03(\t\x12+\n\rderivative_of\x18\x06 \x01(\x0b\x32\x14.usp.v1.DerivativeOf\x12\x15\n\rallowed_types\x18\x07 \x03(\tB\x10\n\x0e_declared_size\",\n\x0c\x44\x65rivativeOf\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"h\n\x13WriteObjectResponse\x12\"\n\x06object\x18\x01 \x01(\x0b\x32\x12.usp.v1.ObjectInfo\x12\x1c\n\x04jobs\x18\x02 \x03(\x0b\x32\x0e.usp.v1.JobRef\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"W\n\x11ReadObjectRequest\x12\"\n\x08\x63hecksum\x18\x01 \x01(\x0b\x32\x10.usp.v1.Checksum\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"#\n\x12ReadObjectResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"7\n\x11StatObjectRequest\x12\"\n\x08\x63hecksum\x18\x01 \x01(\x0b\x32\x10.usp.v1.Checksum\"$\n\x11\x44\x65leteFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"+\n\x12\x44\x65leteFileResponse\x12\x15\n\rblobs_removed\x18\x01 \x01(\x05\"N\n\nFileStored\x12\"\n\x06object\x18\x01 \x01(\x0b\x32\x12.usp.v1.ObjectInfo\x12\x1c\n\x04jobs\x18\x02 \x03(\x0b\x32\x0e.usp.v1.JobRef\"\xb9\x01\n\x1a\x43reateUploadSessionRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x17\n\x0f\x64\x65\x63lared_sha256\x18\x05 \x01(\t\x12\x10\n\x08pipeline\x18\x06 \x03(\t\x12\x15\n\rallowed_types\x18\x07 \x03(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x08 \x01(\x03\"\x89\x01\n\rUploadSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nupload_url\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08max_size\x18\x04 \x01(\x03\x12\x0e\n\x06offset\x18\x05 \x01(\x03\",\n\x19\x41\x62ortUploadSessionRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"-\n\x1a\x41\x62ortUploadSessionResponse\x12\x0f\n\x07\x61\x62orted\x18\x01 \x01(\x08\"S\n\x13\x44ispatchJobsRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x1c\n\x04jobs\x18\x02 \x03(\x0b\x32\x0e.usp.v1.JobRef\x12\r\n\x05\x66resh\x18\x03 \x01(\x08\"4\n\x14\x44ispatchJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.usp.v1.JobRef\"X\n\tResultKey\x12\x14\n\x0cinput_sha256\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x16\n\x0eoptions_digest\x18\x04 \x01(\t\"\x86\x01\n\x10StepResultRecord\x12\x1e\n\x03key\x18\x01 \x01(\x0b\x32\x11.usp.v1.ResultKey\x12)\n\x08metadata\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x0b\x64\x65rivatives\x18\x03 \x03(\x0b\x32\x12.usp.v1.Derivative\"`\n\x13RecordResultRequest\x12(\n\x06result\x18\x01 \x01(\x0b\x32\x18.usp.v1.StepResultRecord\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0e\n\x06job_id\x18\x03 \x01(\t\"\x16\n\x14RecordResultResponse\"T\n\x11LinkResultRequest\x12\x1e\n\x03key\x18\x01 \x01(\x0b\x32\x11.usp.v1.ResultKey\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0e\n\x06job_id\x18\x03 \x01(\t\"?\n\x0bUploadEnded\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12 \n\x05\x65rror\x18\x02 \x01(\x0b\x32\x11.usp.v1.ErrorInfo2\xec\x05\n\x0eStorageService\x12H\n\x0bWriteObject\x12\x1a.usp.v1.WriteObjectRequest\x1a\x1b.usp.v1.WriteObjectResponse(\x01\x12\x45\n\nReadObject\x12\x19.usp.v1.ReadObjectRequest\x1a\x1a.usp.v1.ReadObjectResponse0\x01\x12;\n\nStatObject\x12\x19.usp.v1.StatObjectRequest\x1a\x12.usp.v1.ObjectInfo\x12\x43\n\nDeleteFile\x12\x19.usp.v1.DeleteFileRequest\x1a\x1a.usp.v1.DeleteFileResponse\x12P\n\x13\x43reateUploadSession\x12\".usp.v1.CreateUploadSessionRequest\x1a\x15.usp.v1.UploadSession\x12[\n\x12\x41\x62ortUploadSession\x12!.usp.v1.AbortUploadSessionRequest\x1a\".usp.v1.AbortUploadSessionResponse\x12I\n\x0c\x44ispatchJobs\x12\x1b.usp.v1.DispatchJobsRequest\x1a\x1c.usp.v1.DispatchJobsResponse\x12;\n\x0cLookupResult\x12\x11.usp.v1.ResultKey\x1a\x18.usp.v1.StepResultRecord\x12I\n\x0cRecordResult\x12\x1b.usp.v1.RecordResultRequest\x1a\x1c.usp.v1.RecordResultResponse\x12\x45\n\nLinkResult\x12\x19.usp.v1.LinkResultRequest\x1a\x1c.usp.v1.RecordResultResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'usp.v1.storage_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WRITEOBJECTREQUEST']._serialized_start=94
-  _globals['_WRITEOBJECTREQUEST']._serialized_end=178
-  _globals['_WRITEHEADER']._serialized_start=181
-  _globals['_WRITEHEADER']._serialized_end=382
-  _globals['_DERIVATIVEOF']._serialized_start=384
-  _globals['_DERIVATIVEOF']._serialized_end=428
-  _globals['_WRITEOBJECTRESPONSE']._serialized_start=430
-  _globals['_WRITEOBJECTRESPONSE']._serialized_end=534
-  _globals['_READOBJECTREQUEST']._serialized_start=536
-  _globals['_READOBJECTREQUEST']._serialized_end=623
-  _globals['_READOBJECTRESPONSE']._serialized_start=625
-  _globals['_READOBJECTRESPONSE']._serialized_end=660
-  _globals['_STATOBJECTREQUEST']._serialized_start=662
-  _globals['_STATOBJECTREQUEST']._serialized_end=717
-  _globals['_DELETEFILEREQUEST']._serialized_start=719
-  _globals['_DELETEFILEREQUEST']._serialized_end=755
-  _globals['_DELETEFILERESPONSE']._serialized_start=757
-  _globals['_DELETEFILERESPONSE']._serialized_end=800
-  _globals['_FILESTORED']._serialized_start=802
-  _globals['_FILESTORED']._serialized_end=880
-  _globals['_CREATEUPLOADSESSIONREQUEST']._serialized_start=883
-  _globals['_CREATEUPLOADSESSIONREQUEST']._serialized_end=1068
-  _globals['_UPLOADSESSION']._serialized_start=1071
-  _globals['_UPLOADSESSION']._serialized_end=1208
-  _globals['_ABORTUPLOADSESSIONREQUEST']._serialized_start=1210
-  _globals['_ABORTUPLOADSESSIONREQUEST']._serialized_end=1254
-  _globals['_ABORTUPLOADSESSIONRESPONSE']._serialized_start=1256
-  _globals['_ABORTUPLOADSESSIONRESPONSE']._serialized_end=1301
-  _globals['_UPLOADENDED']._serialized_start=1303
-  _globals['_UPLOADENDED']._serialized_end=1366
-  _globals['_STORAGESERVICE']._serialized_start=1369
-  _globals['_STORAGESERVICE']._serialized_end=1835
+  _globals['_WRITEOBJECTREQUEST']._serialized_start=124
+  _globals['_WRITEOBJECTREQUEST']._serialized_end=208
+  _globals['_WRITEHEADER']._serialized_start=211
+  _globals['_WRITEHEADER']._serialized_end=412
+  _globals['_DERIVATIVEOF']._serialized_start=414
+  _globals['_DERIVATIVEOF']._serialized_end=458
+  _globals['_WRITEOBJECTRESPONSE']._serialized_start=460
+  _globals['_WRITEOBJECTRESPONSE']._serialized_end=564
+  _globals['_READOBJECTREQUEST']._serialized_start=566
+  _globals['_READOBJECTREQUEST']._serialized_end=653
+  _globals['_READOBJECTRESPONSE']._serialized_start=655
+  _globals['_READOBJECTRESPONSE']._serialized_end=690
+  _globals['_STATOBJECTREQUEST']._serialized_start=692
+  _globals['_STATOBJECTREQUEST']._serialized_end=747
+  _globals['_DELETEFILEREQUEST']._serialized_start=749
+  _globals['_DELETEFILEREQUEST']._serialized_end=785
+  _globals['_DELETEFILERESPONSE']._serialized_start=787
+  _globals['_DELETEFILERESPONSE']._serialized_end=830
+  _globals['_FILESTORED']._serialized_start=832
+  _globals['_FILESTORED']._serialized_end=910
+  _globals['_CREATEUPLOADSESSIONREQUEST']._serialized_start=913
+  _globals['_CREATEUPLOADSESSIONREQUEST']._serialized_end=1098
+  _globals['_UPLOADSESSION']._serialized_start=1101
+  _globals['_UPLOADSESSION']._serialized_end=1238
+  _globals['_ABORTUPLOADSESSIONREQUEST']._serialized_start=1240
+  _globals['_ABORTUPLOADSESSIONREQUEST']._serialized_end=1284
+  _globals['_ABORTUPLOADSESSIONRESPONSE']._serialized_start=1286
+  _globals['_ABORTUPLOADSESSIONRESPONSE']._serialized_end=1331
+  _globals['_DISPATCHJOBSREQUEST']._serialized_start=1333
+  _globals['_DISPATCHJOBSREQUEST']._serialized_end=1416
+  _globals['_DISPATCHJOBSRESPONSE']._serialized_start=1418
+  _globals['_DISPATCHJOBSRESPONSE']._serialized_end=1470
+  _globals['_RESULTKEY']._serialized_start=1472
+  _globals['_RESULTKEY']._serialized_end=1560
+  _globals['_STEPRESULTRECORD']._serialized_start=1563
+  _globals['_STEPRESULTRECORD']._serialized_end=1697
+  _globals['_RECORDRESULTREQUEST']._serialized_start=1699
+  _globals['_RECORDRESULTREQUEST']._serialized_end=1795
+  _globals['_RECORDRESULTRESPONSE']._serialized_start=1797
+  _globals['_RECORDRESULTRESPONSE']._serialized_end=1819
+  _globals['_LINKRESULTREQUEST']._serialized_start=1821
+  _globals['_LINKRESULTREQUEST']._serialized_end=1905
+  _globals['_UPLOADENDED']._serialized_start=1907
+  _globals['_UPLOADENDED']._serialized_end=1970
+  _globals['_STORAGESERVICE']._serialized_start=1973
+  _globals['_STORAGESERVICE']._serialized_end=2721
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from usp.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
@@ -141,6 +142,68 @@ class AbortUploadSessionResponse(_message.Message):
     ABORTED_FIELD_NUMBER: _ClassVar[int]
     aborted: bool
     def __init__(self, aborted: _Optional[bool] = ...) -> None: ...
+
+class DispatchJobsRequest(_message.Message):
+    __slots__ = ("file_id", "jobs", "fresh")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    FRESH_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    jobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.JobRef]
+    fresh: bool
+    def __init__(self, file_id: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[_common_pb2.JobRef, _Mapping]]] = ..., fresh: _Optional[bool] = ...) -> None: ...
+
+class DispatchJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.JobRef]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.JobRef, _Mapping]]] = ...) -> None: ...
+
+class ResultKey(_message.Message):
+    __slots__ = ("input_sha256", "step", "version", "options_digest")
+    INPUT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    input_sha256: str
+    step: str
+    version: int
+    options_digest: str
+    def __init__(self, input_sha256: _Optional[str] = ..., step: _Optional[str] = ..., version: _Optional[int] = ..., options_digest: _Optional[str] = ...) -> None: ...
+
+class StepResultRecord(_message.Message):
+    __slots__ = ("key", "metadata", "derivatives")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    DERIVATIVES_FIELD_NUMBER: _ClassVar[int]
+    key: ResultKey
+    metadata: _struct_pb2.Struct
+    derivatives: _containers.RepeatedCompositeFieldContainer[_common_pb2.Derivative]
+    def __init__(self, key: _Optional[_Union[ResultKey, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., derivatives: _Optional[_Iterable[_Union[_common_pb2.Derivative, _Mapping]]] = ...) -> None: ...
+
+class RecordResultRequest(_message.Message):
+    __slots__ = ("result", "file_id", "job_id")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    result: StepResultRecord
+    file_id: str
+    job_id: str
+    def __init__(self, result: _Optional[_Union[StepResultRecord, _Mapping]] = ..., file_id: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class RecordResultResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LinkResultRequest(_message.Message):
+    __slots__ = ("key", "file_id", "job_id")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    key: ResultKey
+    file_id: str
+    job_id: str
+    def __init__(self, key: _Optional[_Union[ResultKey, _Mapping]] = ..., file_id: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
 
 class UploadEnded(_message.Message):
     __slots__ = ("reason", "error")

@@ -65,6 +65,26 @@ class StorageServiceStub:
                 request_serializer=usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionRequest.SerializeToString,
                 response_deserializer=usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionResponse.FromString,
                 _registered_method=True)
+        self.DispatchJobs = channel.unary_unary(
+                '/usp.v1.StorageService/DispatchJobs',
+                request_serializer=usp_dot_v1_dot_storage__service__pb2.DispatchJobsRequest.SerializeToString,
+                response_deserializer=usp_dot_v1_dot_storage__service__pb2.DispatchJobsResponse.FromString,
+                _registered_method=True)
+        self.LookupResult = channel.unary_unary(
+                '/usp.v1.StorageService/LookupResult',
+                request_serializer=usp_dot_v1_dot_storage__service__pb2.ResultKey.SerializeToString,
+                response_deserializer=usp_dot_v1_dot_storage__service__pb2.StepResultRecord.FromString,
+                _registered_method=True)
+        self.RecordResult = channel.unary_unary(
+                '/usp.v1.StorageService/RecordResult',
+                request_serializer=usp_dot_v1_dot_storage__service__pb2.RecordResultRequest.SerializeToString,
+                response_deserializer=usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.FromString,
+                _registered_method=True)
+        self.LinkResult = channel.unary_unary(
+                '/usp.v1.StorageService/LinkResult',
+                request_serializer=usp_dot_v1_dot_storage__service__pb2.LinkResultRequest.SerializeToString,
+                response_deserializer=usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -119,6 +139,36 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DispatchJobs(self, request, context):
+        """Dispatches jobs for a file already stored (a retry or a reprocess) through the
+        outbox, on the reprocess queue unless `fresh` is set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LookupResult(self, request, context):
+        """The remembered result of a step on some content, so the same work is never done
+        twice; NOT_FOUND when there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordResult(self, request, context):
+        """Remembers a step's result on some content and links its derivatives to the file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LinkResult(self, request, context):
+        """Links a remembered result's derivatives to another file holding the same content.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -151,6 +201,26 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.AbortUploadSession,
                     request_deserializer=usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionRequest.FromString,
                     response_serializer=usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionResponse.SerializeToString,
+            ),
+            'DispatchJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.DispatchJobs,
+                    request_deserializer=usp_dot_v1_dot_storage__service__pb2.DispatchJobsRequest.FromString,
+                    response_serializer=usp_dot_v1_dot_storage__service__pb2.DispatchJobsResponse.SerializeToString,
+            ),
+            'LookupResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupResult,
+                    request_deserializer=usp_dot_v1_dot_storage__service__pb2.ResultKey.FromString,
+                    response_serializer=usp_dot_v1_dot_storage__service__pb2.StepResultRecord.SerializeToString,
+            ),
+            'RecordResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordResult,
+                    request_deserializer=usp_dot_v1_dot_storage__service__pb2.RecordResultRequest.FromString,
+                    response_serializer=usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.SerializeToString,
+            ),
+            'LinkResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinkResult,
+                    request_deserializer=usp_dot_v1_dot_storage__service__pb2.LinkResultRequest.FromString,
+                    response_serializer=usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -315,6 +385,114 @@ class StorageService:
             '/usp.v1.StorageService/AbortUploadSession',
             usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionRequest.SerializeToString,
             usp_dot_v1_dot_storage__service__pb2.AbortUploadSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DispatchJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/usp.v1.StorageService/DispatchJobs',
+            usp_dot_v1_dot_storage__service__pb2.DispatchJobsRequest.SerializeToString,
+            usp_dot_v1_dot_storage__service__pb2.DispatchJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LookupResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/usp.v1.StorageService/LookupResult',
+            usp_dot_v1_dot_storage__service__pb2.ResultKey.SerializeToString,
+            usp_dot_v1_dot_storage__service__pb2.StepResultRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/usp.v1.StorageService/RecordResult',
+            usp_dot_v1_dot_storage__service__pb2.RecordResultRequest.SerializeToString,
+            usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LinkResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/usp.v1.StorageService/LinkResult',
+            usp_dot_v1_dot_storage__service__pb2.LinkResultRequest.SerializeToString,
+            usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.FromString,
             options,
             channel_credentials,
             insecure,
