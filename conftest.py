@@ -55,7 +55,11 @@ def _delete_namespace(url: str, namespace: str) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
-        for queue in (f"{namespace}.process", f"{namespace}.webapp.events"):
+        for queue in (
+            f"{namespace}.process",
+            f"{namespace}.reprocess",
+            f"{namespace}.webapp.events",
+        ):
             for suffix in ("", ".DQ", ".XQ"):
                 channel.queue_delete(queue=queue + suffix)
         channel.exchange_delete(exchange=f"{namespace}.events")

@@ -13,7 +13,14 @@ PROCESS_ACTOR = "usp.process_step"
 
 
 def process_queue(namespace: str) -> str:
+    """Jobs of fresh uploads."""
     return f"{namespace}.process"
+
+
+def reprocess_queue(namespace: str) -> str:
+    """Retries and reprocessing, kept apart so a large reprocess never delays a new
+    upload's jobs."""
+    return f"{namespace}.reprocess"
 
 
 def make_broker(broker_url: str) -> dramatiq.Broker:
