@@ -1,5 +1,5 @@
-"""The storage database: stored objects, the references naming them, the outbox, and the
-resumable upload sessions."""
+"""The storage database: stored objects, the references naming them, the outbox, the
+resumable upload sessions, and the remembered results of processing steps."""
 
 from __future__ import annotations
 
@@ -69,6 +69,31 @@ class OutboxMessage(Base):
     )
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class StepResult(Base):
+    """What a step produced from some content: the key names the work (input SHA-256,
+    step, version, options digest), the row its metadata and derivatives
+    ([{kind, sha256, size, content_type}]). A result lives as long as its input object:
+    removing that blob removes its results.
+    """
+
+    __tablename__ = "step_results"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "input_sha256", "step", "version", "options_digest", name="uq_step_results_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    input_sha256: Mapped[str] = mapped_column(sa.String(64))
+    step: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    options_digest: Mapped[str] = mapped_column(sa.String(64))
+    # "metadata" is taken on declarative classes; the column keeps the plain name.
+    result_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON)
+    derivatives: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class UploadState:

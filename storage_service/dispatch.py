@@ -27,13 +27,16 @@ def object_info_proto(obj: ObjectInfo) -> common_pb2.ObjectInfo:
     )
 
 
-def job_message(*, job: Job, file_id: str, obj: ObjectInfo, namespace: str) -> dramatiq.Message:
-    """The Dramatiq message that runs one step; its id is the job id."""
+def job_message(
+    *, job: Job, file_id: str, obj: ObjectInfo, queue_name: str, force: bool = False
+) -> dramatiq.Message:
+    """The Dramatiq message that runs one step on `queue_name`; its id is the job id.
+    `force` asks the processor to compute even when it remembers a result."""
     task = processor_service_pb2.ProcessTask(
-        job_id=job.job_id, file_id=file_id, step=job.step, input=object_info_proto(obj)
+        job_id=job.job_id, file_id=file_id, step=job.step, input=object_info_proto(obj), force=force
     )
     return dramatiq.Message(
-        queue_name=jobs.process_queue(namespace),
+        queue_name=queue_name,
         actor_name=jobs.PROCESS_ACTOR,
         args=(MessageToDict(task, preserving_proto_field_name=True),),
         kwargs={},
@@ -58,9 +61,32 @@ def outbox_entries(
     event = file_stored_event(file_id=file_id, obj=obj, dispatched=dispatched)
     entries = [OutboxEntry(EVENT, event)]
     for job in dispatched:
-        message = job_message(job=job, file_id=file_id, obj=obj, namespace=namespace)
+        message = job_message(
+            job=job, file_id=file_id, obj=obj, queue_name=jobs.process_queue(namespace)
+        )
         entries.append(OutboxEntry(JOB, message.encode()))
     return entries
+
+
+def rerun_entries(
+    *,
+    file_id: str,
+    obj: ObjectInfo,
+    requested: Sequence[Job],
+    dispatched: Sequence[Job],
+    queue_name: str,
+) -> list[OutboxEntry]:
+    """One message per job of a retry or reprocess. A job asked for without an id (a
+    reprocess) is forced: remembered results would only repeat what it replaces."""
+    return [
+        OutboxEntry(
+            JOB,
+            job_message(
+                job=job, file_id=file_id, obj=obj, queue_name=queue_name, force=not asked.job_id
+            ).encode(),
+        )
+        for asked, job in zip(requested, dispatched, strict=True)
+    ]
 
 
 def upload_ended_event(*, file_id: str, reason: str, code: str = "", message: str = "") -> bytes:

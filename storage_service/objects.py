@@ -28,7 +28,13 @@ from storage_service.errors import (
 )
 from storage_service.ingest import Declared, Received, receive
 from storage_service.records import Job, ObjectInfo, OutboxEntry, WriteOutcome
-from storage_service.refs import claim_object, insert_ref, release_objects, upsert_ref
+from storage_service.refs import (
+    claim_object,
+    insert_ref,
+    lock_original,
+    release_objects,
+    upsert_ref,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +180,9 @@ class Storage:
         """Forget every object of a file; returns how many blobs were removed."""
         _require(file_id, "file_id")
         with self._sessions.begin() as session:
+            # The original first: whatever adds references to the file holds it too, and
+            # the next statement then sees every reference they committed.
+            lock_original(session, file_id)
             refs = session.scalars(
                 sa.select(ObjectRef).where(ObjectRef.file_id == file_id).with_for_update()
             ).all()
@@ -236,6 +245,8 @@ class Storage:
         info = ObjectInfo(received.sha256, received.size, received.content_type)
         try:
             with self._sessions.begin() as session:
+                if lock_original(session, file_id) is None:
+                    raise ObjectNotFound(f"file {file_id} has no original object")
                 created = claim_object(session, info)
                 received.writer.commit()
                 upsert_ref(

@@ -1,10 +1,11 @@
 """Plain values the storage domain returns: stored objects, dispatched jobs, outcomes,
-upload sessions."""
+upload sessions, remembered step results."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,29 @@ class UploadInfo:
     state: str
     expires_at: datetime
     upload_url: str
+
+
+@dataclass(frozen=True)
+class ResultKey:
+    """Names a step's result: the same content, step, version and options give the same
+    result."""
+
+    input_sha256: str
+    step: str
+    version: int
+    options_digest: str
+
+
+@dataclass(frozen=True)
+class Derivative:
+    kind: str
+    object: ObjectInfo
+
+
+@dataclass(frozen=True)
+class StepResultInfo:
+    """A remembered result: what the step learned and the derivatives it stored."""
+
+    key: ResultKey
+    metadata: dict[str, Any]
+    derivatives: list[Derivative] = field(default_factory=list)

@@ -2,7 +2,9 @@
 
 Every function runs inside the caller's transaction. An object row is locked before
 its blob is published or removed, which serialises a write and a delete of the same
-bytes (SQLite serialises all writers anyway).
+bytes (SQLite serialises all writers anyway). Whatever adds references to an existing
+file locks the file's original reference first, as deleting the file does, so no
+reference is added to a file that is being deleted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage_service.blobs import BlobStore
-from storage_service.db import ObjectRef, StoredObject, utcnow
+from storage_service.db import ORIGINAL, ObjectRef, StepResult, StoredObject, utcnow
 from storage_service.errors import AlreadyExists
 from storage_service.records import ObjectInfo
 
@@ -57,6 +59,26 @@ def _lock_object(session: Session, sha256: str) -> StoredObject | None:
     return session.scalar(
         sa.select(StoredObject)
         .where(StoredObject.sha256 == sha256)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_objects(session: Session, digests: Iterable[str]) -> dict[str, StoredObject]:
+    """Lock the object rows that exist among `digests`, in digest order (the order
+    release_objects uses, so two transactions never wait on each other in a circle)."""
+    return {
+        sha256: row
+        for sha256 in sorted(set(digests))
+        if (row := _lock_object(session, sha256)) is not None
+    }
+
+
+def lock_original(session: Session, file_id: str) -> ObjectRef | None:
+    """Lock the file's original reference; None when the file has none (or no longer)."""
+    return session.scalar(
+        sa.select(ObjectRef)
+        .where(ObjectRef.file_id == file_id, ObjectRef.kind == ORIGINAL)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -108,6 +130,7 @@ def release_objects(session: Session, blobs: BlobStore, digests: Iterable[str]) 
         if row is None or _referenced(session, sha256):
             continue
         session.delete(row)
+        _forget_results(session, sha256)
         session.flush()
         # Removed while the row lock is held, so a concurrent write of the same bytes
         # waits and then publishes its own copy.
@@ -120,3 +143,8 @@ def release_objects(session: Session, blobs: BlobStore, digests: Iterable[str]) 
 def _referenced(session: Session, sha256: str) -> bool:
     query = sa.select(sa.exists().where(ObjectRef.sha256 == sha256))
     return bool(session.scalar(query))
+
+
+def _forget_results(session: Session, input_sha256: str) -> None:
+    """What was learned from content goes with the content."""
+    session.execute(sa.delete(StepResult).where(StepResult.input_sha256 == input_sha256))

@@ -21,7 +21,9 @@ from storage_service import db
 from storage_service.blobs import BlobStore
 from storage_service.dataplane.server import DataPlaneServer, bind
 from storage_service.objects import Storage
+from storage_service.redispatch import JobDispatcher
 from storage_service.relay import OutboxRelay, Publisher
+from storage_service.results import StepResults
 from storage_service.servicer import StorageServicer
 from storage_service.settings import Settings
 from storage_service.signing import Signer
@@ -158,7 +160,13 @@ def create_server(
         cors_origins=settings.cors_origins,
         timeout=settings.data_plane_timeout,
     )
-    grpc_server, health_servicer = _grpc_server(settings, storage, uploads)
+    servicer = StorageServicer(
+        storage,
+        uploads,
+        StepResults(sessions=sessions, blobs=blobs),
+        JobDispatcher(sessions=sessions, namespace=settings.namespace, on_commit=relay.wake),
+    )
+    grpc_server, health_servicer = _grpc_server(settings, servicer)
     port = grpc_server.add_insecure_port(address or settings.grpc_address)
     return StorageServer(
         settings=settings,
@@ -174,7 +182,7 @@ def create_server(
 
 
 def _grpc_server(
-    settings: Settings, storage: Storage, uploads: Uploads
+    settings: Settings, servicer: StorageServicer
 ) -> tuple[grpc.Server, health.HealthServicer]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="storage-grpc"),
@@ -184,9 +192,7 @@ def _grpc_server(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    storage_service_pb2_grpc.add_StorageServiceServicer_to_server(
-        StorageServicer(storage, uploads), server
-    )
+    storage_service_pb2_grpc.add_StorageServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

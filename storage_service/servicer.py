@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import grpc
+from google.protobuf import json_format, struct_pb2
 
 from storage_service.dispatch import object_info_proto
 from storage_service.errors import (
@@ -21,7 +22,17 @@ from storage_service.errors import (
     TooLarge,
 )
 from storage_service.objects import Storage
-from storage_service.records import UploadInfo, WriteOutcome
+from storage_service.records import (
+    Derivative,
+    Job,
+    ObjectInfo,
+    ResultKey,
+    StepResultInfo,
+    UploadInfo,
+    WriteOutcome,
+)
+from storage_service.redispatch import JobDispatcher
+from storage_service.results import StepResults
 from storage_service.uploads import Uploads
 from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
 
@@ -93,7 +104,7 @@ def _chunks(requests: Iterator[storage_service_pb2.WriteObjectRequest]) -> Itera
 def _write_response(outcome: WriteOutcome) -> storage_service_pb2.WriteObjectResponse:
     return storage_service_pb2.WriteObjectResponse(
         object=object_info_proto(outcome.object),
-        jobs=[common_pb2.JobRef(job_id=job.job_id, step=job.step) for job in outcome.jobs],
+        jobs=_job_refs(outcome.jobs),
         created=outcome.created,
     )
 
@@ -109,10 +120,62 @@ def _upload_session(info: UploadInfo) -> storage_service_pb2.UploadSession:
     return session
 
 
+def _job_refs(jobs: list[Job]) -> list[common_pb2.JobRef]:
+    return [common_pb2.JobRef(job_id=job.job_id, step=job.step) for job in jobs]
+
+
+def _key(key: storage_service_pb2.ResultKey) -> ResultKey:
+    return ResultKey(key.input_sha256, key.step, key.version, key.options_digest)
+
+
+def _key_proto(key: ResultKey) -> storage_service_pb2.ResultKey:
+    return storage_service_pb2.ResultKey(
+        input_sha256=key.input_sha256,
+        step=key.step,
+        version=key.version,
+        options_digest=key.options_digest,
+    )
+
+
+def _result(record: storage_service_pb2.StepResultRecord) -> StepResultInfo:
+    return StepResultInfo(
+        key=_key(record.key),
+        metadata=json_format.MessageToDict(record.metadata),
+        derivatives=[
+            Derivative(
+                item.kind,
+                ObjectInfo(item.object.checksum.sha256, item.object.size, item.object.content_type),
+            )
+            for item in record.derivatives
+        ],
+    )
+
+
+def _result_proto(result: StepResultInfo) -> storage_service_pb2.StepResultRecord:
+    metadata = struct_pb2.Struct()
+    metadata.update(result.metadata)
+    return storage_service_pb2.StepResultRecord(
+        key=_key_proto(result.key),
+        metadata=metadata,
+        derivatives=[
+            common_pb2.Derivative(kind=item.kind, object=object_info_proto(item.object))
+            for item in result.derivatives
+        ],
+    )
+
+
 class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
-    def __init__(self, storage: Storage, uploads: Uploads) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        uploads: Uploads,
+        results: StepResults,
+        dispatcher: JobDispatcher,
+    ) -> None:
         self._storage = storage
         self._uploads = uploads
+        self._results = results
+        self._dispatcher = dispatcher
 
     @translate_errors
     def WriteObject(
@@ -194,3 +257,36 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
     ) -> storage_service_pb2.AbortUploadSessionResponse:
         aborted = self._uploads.abort(request.file_id)
         return storage_service_pb2.AbortUploadSessionResponse(aborted=aborted)
+
+    @translate_errors
+    def DispatchJobs(
+        self, request: storage_service_pb2.DispatchJobsRequest, context: grpc.ServicerContext
+    ) -> storage_service_pb2.DispatchJobsResponse:
+        dispatched = self._dispatcher.dispatch_jobs(
+            file_id=request.file_id,
+            jobs=[Job(job.job_id, job.step) for job in request.jobs],
+            fresh=request.fresh,
+        )
+        return storage_service_pb2.DispatchJobsResponse(jobs=_job_refs(dispatched))
+
+    @translate_errors
+    def LookupResult(
+        self, request: storage_service_pb2.ResultKey, context: grpc.ServicerContext
+    ) -> storage_service_pb2.StepResultRecord:
+        return _result_proto(self._results.lookup(_key(request)))
+
+    @translate_errors
+    def RecordResult(
+        self, request: storage_service_pb2.RecordResultRequest, context: grpc.ServicerContext
+    ) -> storage_service_pb2.RecordResultResponse:
+        self._results.record(
+            result=_result(request.result), file_id=request.file_id, job_id=request.job_id
+        )
+        return storage_service_pb2.RecordResultResponse()
+
+    @translate_errors
+    def LinkResult(
+        self, request: storage_service_pb2.LinkResultRequest, context: grpc.ServicerContext
+    ) -> storage_service_pb2.RecordResultResponse:
+        self._results.link(key=_key(request.key), file_id=request.file_id, job_id=request.job_id)
+        return storage_service_pb2.RecordResultResponse()

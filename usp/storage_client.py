@@ -10,9 +10,10 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import grpc
+from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from usp.errors import ServiceError
@@ -56,6 +57,32 @@ class UploadSessionInfo:
     offset: int
 
 
+@dataclass(frozen=True)
+class StoredDerivative:
+    kind: str
+    object: StoredObject
+
+
+@dataclass(frozen=True)
+class ResultKey:
+    """Names a step's result: the same content, step, version and options (digested)
+    give the same result."""
+
+    input_sha256: str
+    step: str
+    version: int
+    options_digest: str
+
+
+@dataclass(frozen=True)
+class RememberedResult:
+    """A step's result remembered by storage: what it learned and what it stored."""
+
+    key: ResultKey
+    metadata: dict[str, Any]
+    derivatives: list[StoredDerivative]
+
+
 def iter_chunks(stream: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """Read a binary stream in chunks of at most `size` bytes."""
     while chunk := stream.read(size):
@@ -71,6 +98,28 @@ def object_to_proto(obj: StoredObject) -> common_pb2.ObjectInfo:
         checksum=common_pb2.Checksum(sha256=obj.sha256),
         size=obj.size,
         content_type=obj.content_type,
+    )
+
+
+def _key_to_proto(key: ResultKey) -> storage_service_pb2.ResultKey:
+    return storage_service_pb2.ResultKey(
+        input_sha256=key.input_sha256,
+        step=key.step,
+        version=key.version,
+        options_digest=key.options_digest,
+    )
+
+
+def _result_from_proto(record: storage_service_pb2.StepResultRecord) -> RememberedResult:
+    return RememberedResult(
+        key=ResultKey(
+            record.key.input_sha256, record.key.step, record.key.version, record.key.options_digest
+        ),
+        metadata=json_format.MessageToDict(record.metadata),
+        derivatives=[
+            StoredDerivative(item.kind, object_from_proto(item.object))
+            for item in record.derivatives
+        ],
     )
 
 
@@ -225,6 +274,49 @@ class StorageClient:
         )
         response = self._call(self._stub.DispatchJobs, request)
         return [DispatchedJob(job.job_id, job.step) for job in response.jobs]
+
+    def lookup_result(self, key: ResultKey) -> RememberedResult | None:
+        """The result storage remembers for `key`; None when there is none."""
+        try:
+            return _result_from_proto(self._call(self._stub.LookupResult, _key_to_proto(key)))
+        except ServiceError as error:
+            if error.status == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+    def record_result(
+        self,
+        key: ResultKey,
+        *,
+        metadata: dict[str, Any],
+        derivatives: Sequence[StoredDerivative],
+        file_id: str,
+        job_id: str,
+    ) -> None:
+        """Remember a step's result on `key`'s content (its derivatives already stored)
+        and link those derivatives to `file_id` as job `job_id`'s."""
+        struct = struct_pb2.Struct()
+        struct.update(metadata)
+        record = storage_service_pb2.StepResultRecord(
+            key=_key_to_proto(key),
+            metadata=struct,
+            derivatives=[
+                common_pb2.Derivative(kind=item.kind, object=object_to_proto(item.object))
+                for item in derivatives
+            ],
+        )
+        request = storage_service_pb2.RecordResultRequest(
+            result=record, file_id=file_id, job_id=job_id
+        )
+        self._call(self._stub.RecordResult, request)
+
+    def link_result(self, key: ResultKey, *, file_id: str, job_id: str) -> None:
+        """Give `file_id` the derivatives of the result remembered for `key`;
+        ServiceError NOT_FOUND when there is none or one of its objects is gone."""
+        request = storage_service_pb2.LinkResultRequest(
+            key=_key_to_proto(key), file_id=file_id, job_id=job_id
+        )
+        self._call(self._stub.LinkResult, request)
 
     def is_serving(self) -> bool:
         """True when the storage service answers its health check as SERVING."""

@@ -18,10 +18,11 @@ from storage_service.db import utcnow
 from storage_service.server import StorageServer, create_server
 from storage_service.settings import Settings
 from storage_service.tests.conftest import FlakyBroker, make_settings
+from storage_service.tests.test_step_results import race_link_against_delete
 from storage_service.tests.tus import abort_session, head, open_session, patch, stub_for
 from tests.waiting import wait_for
 from usp import events, jobs
-from usp.storage_client import StorageClient
+from usp.storage_client import DispatchedJob, ResultKey, StorageClient, StoredDerivative
 from usp.v1 import processor_service_pb2
 
 from .conftest import TOKEN
@@ -73,7 +74,7 @@ def test_postgresql_schema_is_migrated_and_writes_commit_and_dispatch(
     engine.dispose()
     queue = broker.queues[jobs.process_queue(namespace)]
     message_ids = [dramatiq.Message.decode(body).message_id for body in list(queue.queue)]
-    assert version == "0002"
+    assert version == "0003"
     assert message_ids == [job.job_id for job in result.jobs]
 
 
@@ -137,3 +138,46 @@ def test_resumable_upload_commits_and_sessions_expire_on_postgresql(
     assert head(abandoned.upload_url).status_code == 410
     queue = jobs.process_queue(namespace)
     wait_for(lambda: queue in broker.queues and len(broker.queues[queue].queue) == 2)
+
+
+@pytest.mark.postgres
+def test_results_are_remembered_linked_and_forgotten_and_jobs_redispatched_on_postgresql(
+    pg_server: tuple[StorageServer, FlakyBroker], namespace: str
+) -> None:
+    server, broker = pg_server
+    key = ResultKey(SHA, "image.thumbnail", 2, "d" * 64)
+    with StorageClient(f"127.0.0.1:{server.port}", TOKEN) as client:
+        for file_id in ("file-1", "file-2"):
+            client.write_object([DATA], file_id=file_id, pipeline=["checksum"])
+        thumb = client.write_object([b"thumb"], file_id="file-1", derivative_kind="thumbnail-256")
+        derivatives = [StoredDerivative("thumbnail-256", thumb.object)]
+        for metadata in ({"first": 1.0}, {"second": 2.0}):
+            client.record_result(
+                key, metadata=metadata, derivatives=derivatives, file_id="file-1", job_id="j1"
+            )
+        client.link_result(key, file_id="file-2", job_id="j2")
+        remembered = client.lookup_result(key)
+        [job] = client.dispatch_jobs("file-2", [DispatchedJob("", "checksum")])
+        removed = client.delete_file("file-1"), client.delete_file("file-2")
+        forgotten = client.lookup_result(key)
+
+    assert remembered is not None
+    assert (remembered.metadata, remembered.derivatives) == ({"second": 2.0}, derivatives)
+    assert (removed, forgotten) == ((0, 2), None)
+    queue = jobs.reprocess_queue(namespace)
+    wait_for(lambda: queue in broker.queues and len(broker.queues[queue].queue) == 1)
+    [body] = list(broker.queues[queue].queue)
+    assert dramatiq.Message.decode(body).message_id == job.job_id
+
+
+@pytest.mark.postgres
+def test_linking_a_result_races_deleting_its_file_safely_on_postgresql(
+    pg_server: tuple[StorageServer, FlakyBroker],
+) -> None:
+    server, _ = pg_server
+    engine = db.create_engine(server.settings.database_url)
+    try:
+        with StorageClient(f"127.0.0.1:{server.port}", TOKEN) as client:
+            race_link_against_delete(client, db.session_factory(engine), server.settings, rounds=20)
+    finally:
+        engine.dispose()
