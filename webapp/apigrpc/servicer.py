@@ -16,10 +16,10 @@ from usp.errors import grpc_status_for
 from usp.v1 import api_service_pb2, api_service_pb2_grpc
 from webapp.apigrpc.auth import authenticated_user
 from webapp.apigrpc.converters import file_to_proto
-from webapp.apigrpc.watching import POLL_INTERVAL, file_changes
 from webapp.core.errors import ApplicationError
 from webapp.files.models import SETTLED_FILE_STATES, File
 from webapp.files.selectors import file_get, file_list
+from webapp.files.watching import POLL_INTERVAL, file_changes
 
 logger = logging.getLogger(__name__)
 

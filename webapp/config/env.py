@@ -39,6 +39,13 @@ class WebappEnv:
     quota_bytes: int
     quota_files: int
     upload_expiry: int
+    # The processor's retry backoff (same variables), to estimate when a job retries.
+    job_min_backoff_ms: int
+    job_max_backoff_ms: int
+    # Live status streams (server-sent events): each holds a web server thread, so they
+    # are few and short; a client reconnects after `live_stream_seconds`.
+    live_stream_seconds: int
+    live_max_streams: int
 
 
 def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
@@ -71,6 +78,10 @@ def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
         quota_bytes=_non_negative("USP_QUOTA_BYTES", 10 * GIB, environ),
         quota_files=_non_negative("USP_QUOTA_FILES", 10_000, environ),
         upload_expiry=_positive("USP_UPLOAD_EXPIRY", 86_400, environ),
+        job_min_backoff_ms=_non_negative("USP_JOB_MIN_BACKOFF", 1000, environ),
+        job_max_backoff_ms=_non_negative("USP_JOB_MAX_BACKOFF", 60_000, environ),
+        live_stream_seconds=_positive("USP_LIVE_STREAM_SECONDS", 60, environ),
+        live_max_streams=_non_negative("USP_LIVE_MAX_STREAMS", 4, environ),
     )
 
 

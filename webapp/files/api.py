@@ -84,7 +84,7 @@ IF_NONE_MATCH = OpenApiParameter(
 )
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
 
@@ -99,6 +99,7 @@ class ApiRootApi(APIView):
             "ApiRoot",
             {
                 "files": serializers.URLField(),
+                "jobs": serializers.URLField(),
                 "uploads": serializers.URLField(),
                 "usage": serializers.URLField(),
                 "schema": serializers.URLField(),
@@ -110,6 +111,7 @@ class ApiRootApi(APIView):
         return Response(
             {
                 "files": request.build_absolute_uri(reverse("files:file-list")),
+                "jobs": request.build_absolute_uri(reverse("files:job-list")),
                 "uploads": request.build_absolute_uri(reverse("files:upload-intents")),
                 "usage": request.build_absolute_uri(reverse("files:usage")),
                 "schema": request.build_absolute_uri(reverse("schema")),
@@ -147,7 +149,7 @@ class FileListCreateApi(APIView):
     @extend_schema(
         operation_id="files_list",
         summary="Your files, newest first",
-        responses={200: FileSerializer(many=True), **_errors(401)},
+        responses={200: FileSerializer(many=True), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
@@ -159,7 +161,7 @@ class FileListCreateApi(APIView):
         operation_id="files_upload",
         summary="Upload a file (multipart field 'file')",
         request=UploadSerializer,
-        responses={201: FileSerializer, **_errors(400, 401, 403, 413, 415, 503)},
+        responses={201: FileSerializer, **error_responses(400, 401, 403, 413, 415, 503)},
     )
     def post(self, request: Request) -> Response:
         if not request.FILES.get("file"):
@@ -181,7 +183,7 @@ class FileDetailApi(APIView):
     @extend_schema(
         operation_id="files_retrieve",
         parameters=[FILE_ID],
-        responses={200: FileSerializer, **_errors(401, 404)},
+        responses={200: FileSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, file_id: str) -> Response:
         file = file_get(user=request.user, file_id=file_id)
@@ -192,14 +194,14 @@ class FileDetailApi(APIView):
         parameters=[FILE_ID],
         summary="Delete the file, its bytes and its derivatives (an unfinished upload is "
         "aborted); its quota is released",
-        responses={204: None, **_errors(401, 403, 404, 503)},
+        responses={204: None, **error_responses(401, 403, 404, 503)},
     )
     def delete(self, request: Request, file_id: str) -> Response:
         file_delete(file=file_get(user=request.user, file_id=file_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class _AnyAccept(BaseContentNegotiation):
+class AnyAccept(BaseContentNegotiation):
     """Downloads answer whatever the client accepts; errors still render as JSON."""
 
     def select_renderer(
@@ -212,7 +214,7 @@ class _DownloadApi(APIView):
     """GET streams the bytes (Range: one range, 206); HEAD sends the same headers."""
 
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = _AnyAccept
+    content_negotiation_class = AnyAccept
 
     def target(self, request: Request, file_id: str, **kwargs: str) -> DownloadTarget:
         raise NotImplementedError
@@ -238,7 +240,7 @@ class FileContentApi(_DownloadApi):
         operation_id="files_content",
         parameters=[FILE_ID, RANGE, IF_NONE_MATCH],
         summary="The original bytes, as an attachment (ETag: its SHA-256; ranges)",
-        responses={**DOWNLOAD_RESPONSES, **_errors(401, 404, 409, 416, 503)},
+        responses={**DOWNLOAD_RESPONSES, **error_responses(401, 404, 409, 416, 503)},
     )
     def get(self, request: Request, file_id: str) -> HttpResponseBase:
         return download_response(request, self.target(request, file_id))
@@ -253,7 +255,7 @@ class DerivativeContentApi(_DownloadApi):
         operation_id="files_derivative_content",
         parameters=[FILE_ID, RANGE, IF_NONE_MATCH],
         summary="A derivative's bytes (e.g. kind 'thumbnail-256'), as an attachment",
-        responses={**DOWNLOAD_RESPONSES, **_errors(401, 404, 416, 503)},
+        responses={**DOWNLOAD_RESPONSES, **error_responses(401, 404, 416, 503)},
     )
     def get(self, request: Request, file_id: str, kind: str) -> HttpResponseBase:
         return download_response(request, self.target(request, file_id, kind=kind))
@@ -277,7 +279,7 @@ class UploadIntentApi(APIView):
         request=UploadIntentCreateSerializer,
         responses={
             201: UploadIntentSerializer,
-            **_errors(400, 401, 403, 413, 415, 422, 503),
+            **error_responses(400, 401, 403, 413, 415, 422, 503),
         },
     )
     def post(self, request: Request) -> Response:
@@ -297,7 +299,7 @@ class UsageApi(APIView):
     @extend_schema(
         operation_id="usage_retrieve",
         summary="Your usage and quotas (unfinished uploads count from their intent)",
-        responses={200: UsageSerializer, **_errors(401)},
+        responses={200: UsageSerializer, **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
         return Response(UsageSerializer(usage_get(user=request.user)).data)

@@ -19,7 +19,7 @@ from usp import events
 from usp.storage_client import DispatchedJob, object_from_proto
 from usp.v1 import common_pb2, processor_service_pb2, storage_service_pb2
 from webapp.core.errors import NotFound
-from webapp.files import services
+from webapp.files import processing, services
 
 logger = logging.getLogger(__name__)
 
@@ -65,16 +65,16 @@ def _upload_ended(envelope: common_pb2.EventEnvelope) -> None:
 
 def _job_started(envelope: common_pb2.EventEnvelope) -> None:
     payload = _unpack(envelope, processor_service_pb2.JobStarted())
-    services.job_started_record(event=_job_event(envelope, payload.step, payload.attempt))
+    processing.job_started_record(event=_job_event(envelope, payload.step, payload.attempt))
 
 
 def _job_succeeded(envelope: common_pb2.EventEnvelope) -> None:
     payload = _unpack(envelope, processor_service_pb2.JobSucceeded())
-    services.job_succeeded_record(
+    processing.job_succeeded_record(
         event=_job_event(envelope, payload.step, payload.attempt),
         metadata=_struct_to_dict(payload),
         derivatives=[
-            services.DerivativeStored(kind=item.kind, object=object_from_proto(item.object))
+            processing.DerivativeStored(kind=item.kind, object=object_from_proto(item.object))
             for item in payload.derivatives
         ],
     )
@@ -82,9 +82,13 @@ def _job_succeeded(envelope: common_pb2.EventEnvelope) -> None:
 
 def _job_failed(envelope: common_pb2.EventEnvelope) -> None:
     payload = _unpack(envelope, processor_service_pb2.JobFailed())
-    services.job_failed_record(
+    processing.job_failed_record(
         event=_job_event(envelope, payload.step, payload.attempt),
-        error=_error_text(payload.error),
+        failure=processing.JobFailure(
+            message=_error_text(payload.error),
+            code=payload.error.code[:100],
+            transient=payload.error.transient,
+        ),
         will_retry=payload.will_retry,
     )
 
@@ -107,10 +111,10 @@ def _unpack(envelope: common_pb2.EventEnvelope, message: M) -> M:
     return message
 
 
-def _job_event(envelope: common_pb2.EventEnvelope, step: str, attempt: int) -> services.JobEvent:
+def _job_event(envelope: common_pb2.EventEnvelope, step: str, attempt: int) -> processing.JobEvent:
     if not envelope.job_id or not step:
         raise UnreadableEvent(f"{envelope.type} without a job id or step")
-    return services.JobEvent(
+    return processing.JobEvent(
         file_id=envelope.file_id,
         job_id=envelope.job_id,
         step=step,

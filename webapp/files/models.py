@@ -33,6 +33,14 @@ class JobState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ErrorClass(models.TextChoices):
+    """Whether trying the failed work again later may succeed."""
+
+    NONE = "", "None"
+    TRANSIENT = "transient", "Transient"
+    PERMANENT = "permanent", "Permanent"
+
+
 class File(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -78,8 +86,16 @@ class Job(models.Model):
         max_length=20, choices=JobState.choices, default=JobState.QUEUED, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
+    # The last failure, kept while the job waits for its next attempt.
     error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_class = models.CharField(max_length=20, choices=ErrorClass.choices, blank=True)
+    # About when the processor tries again after a transient failure (an estimate).
+    next_retry_at = models.DateTimeField(null=True, blank=True)
     last_sequence = models.BigIntegerField(default=0)
+    # A reprocess replaced this job with a new one for the same step; it stays as history
+    # and no longer counts towards the file's state.
+    superseded = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -87,6 +103,7 @@ class Job(models.Model):
 
     class Meta:
         ordering = ("position", "created_at", "step")
+        indexes = [models.Index(fields=["state", "step"], name="job_state_step")]
 
     def __str__(self) -> str:
         return f"{self.step} ({self.state})"

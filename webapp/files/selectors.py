@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from usp.errors import ServiceError
 from webapp.accounts.models import User
-from webapp.core.errors import Conflict, NotFound
-from webapp.files.models import Derivative, File
+from webapp.core.errors import Conflict, InvalidInput, NotFound
+from webapp.files.models import Derivative, File, Job, JobState
 from webapp.files.storage import get_storage_client, storage_error
 
 logger = logging.getLogger(__name__)
@@ -36,24 +36,54 @@ class DownloadTarget:
 
 
 def file_list(*, user: User) -> QuerySet[File]:
-    """The user's own files, newest first, with their jobs and derivatives."""
-    return (
-        File.objects.filter(owner=user)
-        .order_by("-created_at", "-pk")
-        .prefetch_related("jobs", "derivatives")
-    )
+    """The user's own files, newest first, with their current jobs (`file.jobs.all()`:
+    those no reprocess superseded) and derivatives."""
+    return files_with_jobs(File.objects.filter(owner=user)).order_by("-created_at", "-pk")
+
+
+def files_with_jobs(files: QuerySet[File]) -> QuerySet[File]:
+    current = Job.objects.filter(superseded=False)
+    return files.prefetch_related(Prefetch("jobs", queryset=current), "derivatives")
 
 
 def file_get(*, user: User, file_id: uuid.UUID | str) -> File:
     """One of the user's files; NotFound for anyone else's, a missing or malformed id."""
-    try:
-        key = file_id if isinstance(file_id, uuid.UUID) else uuid.UUID(str(file_id))
-    except ValueError as exc:
-        raise NotFound("No such file.", code="not_found") from exc
-    file = file_list(user=user).filter(pk=key).first()
+    file = file_list(user=user).filter(pk=_key(file_id, "file")).first()
     if file is None:
         raise NotFound("No such file.", code="not_found")
     return file
+
+
+def job_list(*, user: User, state: str = "", step: str = "") -> QuerySet[Job]:
+    """The user's current jobs (superseded ones are history), newest first, optionally
+    in one state and of one step; InvalidInput for an unknown state."""
+    jobs = Job.objects.filter(file__owner=user, superseded=False)
+    if state:
+        if state not in JobState.values:
+            raise InvalidInput(
+                f"Unknown job state {state[:32]!r}.",
+                code="invalid_filter",
+                fields={"state": [f"One of: {', '.join(JobState.values)}."]},
+            )
+        jobs = jobs.filter(state=state)
+    if step:
+        jobs = jobs.filter(step=step)
+    return jobs.order_by("-created_at", "-pk")
+
+
+def job_get(*, user: User, job_id: uuid.UUID | str) -> Job:
+    """One of the user's jobs; NotFound for anyone else's, a missing or malformed id."""
+    job = Job.objects.filter(file__owner=user, pk=_key(job_id, "job")).first()
+    if job is None:
+        raise NotFound("No such job.", code="not_found")
+    return job
+
+
+def _key(value: uuid.UUID | str, what: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound(f"No such {what}.", code="not_found") from exc
 
 
 def derivative_get(*, file: File, kind: str) -> Derivative:

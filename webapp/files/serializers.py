@@ -16,9 +16,35 @@ from webapp.files.services import pipeline_validate
 
 
 class JobSerializer(serializers.ModelSerializer[Job]):
+    """One step applied to one file. A job the processor will try again is `queued` with
+    its last error; `next_retry_at` estimates when (null when unknown)."""
+
+    file_id = serializers.UUIDField(read_only=True)
+    error_class = serializers.ChoiceField(
+        choices=["transient", "permanent", ""],
+        read_only=True,
+        help_text="Whether trying again later may succeed: transient or permanent; empty "
+        "without an error.",
+    )
+    error_code = serializers.CharField(
+        read_only=True, help_text="The error's machine-readable code, e.g. not_an_image."
+    )
+
     class Meta:
         model = Job
-        fields = ("id", "step", "state", "attempts", "error", "started_at", "finished_at")
+        fields = (
+            "id",
+            "file_id",
+            "step",
+            "state",
+            "attempts",
+            "error",
+            "error_code",
+            "error_class",
+            "next_retry_at",
+            "started_at",
+            "finished_at",
+        )
         read_only_fields = fields
 
 
@@ -109,6 +135,16 @@ class PipelineField(serializers.Field[list[str], Any, Any, Any]):
 
     def to_representation(self, value: list[str]) -> list[str]:
         return list(value)
+
+
+class ReprocessSerializer(serializers.Serializer[Any]):
+    """Which steps to run again; without `steps`, the file's current ones."""
+
+    steps = PipelineField(
+        required=False,
+        help_text="Step names, e.g. ['image.thumbnail'] or 'metadata,checksum'; absent or "
+        "empty for the file's current steps.",
+    )
 
 
 class UploadIntentCreateSerializer(serializers.Serializer[Any]):

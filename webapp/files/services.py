@@ -1,4 +1,4 @@
-"""Writes to the file catalog: uploads, deletion, and the outcome of processing.
+"""Writes to the file catalog: uploads, their outcome, and deletion.
 
 Database transactions are kept short and never span a call to the storage service.
 Every file counts against its owner's quotas from its reservation until it is deleted
@@ -12,9 +12,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -24,25 +22,21 @@ from usp.errors import ServiceError
 from usp.storage_client import DispatchedJob, StoredObject, WriteResult, iter_chunks
 from webapp.accounts.models import User
 from webapp.accounts.services import usage_charge, usage_release, usage_reserve
-from webapp.core.errors import InvalidInput, NotFound
-from webapp.files.models import Derivative, File, FileState, Job, JobState
+from webapp.core.errors import InvalidInput
+from webapp.files.catalog import as_uuid, file_locked, file_state_refresh
+from webapp.files.models import File, FileState, Job
 from webapp.files.policy import file_name_sanitize, upload_size_check, upload_type_check
 from webapp.files.storage import get_storage_client, storage_error
 
 __all__ = [
-    "DerivativeStored",
-    "JobEvent",
     "file_delete",
     "file_discard",
     "file_mark_stored",
     "file_name_sanitize",
     "file_reserve",
-    "file_state_from_jobs",
     "file_upload",
-    "job_failed_record",
-    "job_started_record",
-    "job_succeeded_record",
     "pipeline_parse",
+    "pipeline_validate",
     "upload_admit",
     "upload_ended_record",
 ]
@@ -51,31 +45,12 @@ logger = logging.getLogger(__name__)
 
 PIPELINE_MAX_STEPS = 16
 _STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
 
 UPLOAD_ABORTED = "aborted"
 UPLOAD_EXPIRED = "expired"
 UPLOAD_REJECTED = "rejected"
 UPLOAD_END_REASONS = (UPLOAD_ABORTED, UPLOAD_EXPIRED, UPLOAD_REJECTED)
 EXPIRED_ERROR = "The upload expired before all of its bytes arrived."
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """What every job event says: which job, which attempt, and when."""
-
-    file_id: str
-    job_id: str
-    step: str
-    attempt: int
-    sequence: int
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class DerivativeStored:
-    kind: str
-    object: StoredObject
 
 
 # --- pipelines -------------------------------------------------------------------------
@@ -122,7 +97,7 @@ def file_reserve(*, owner: User, name: str, size: int) -> File:
 @transaction.atomic
 def file_discard(*, file_id: uuid.UUID | str) -> bool:
     """Delete the catalog entry and release what it counted; False when it was gone."""
-    file = File.objects.select_for_update().filter(pk=_uuid(file_id)).first()
+    file = File.objects.select_for_update().filter(pk=as_uuid(file_id)).first()
     if file is None:
         return False
     _charge_release(file)
@@ -201,7 +176,7 @@ def file_mark_stored(
 ) -> File:
     """Record the committed object and its dispatched jobs; repeating it changes nothing,
     and a file already further along keeps its state."""
-    file = _file_locked(file_id)
+    file = file_locked(file_id)
     file.size = stored.size
     file.sha256 = stored.sha256
     file.content_type = stored.content_type
@@ -211,7 +186,7 @@ def file_mark_stored(
         file.state = FileState.STORED
     for position, dispatched in enumerate(jobs):
         _job_ensure(file, dispatched, position)
-    _file_state_refresh(file)
+    file_state_refresh(file)
     file.save(
         update_fields=[
             "size",
@@ -241,7 +216,7 @@ def upload_ended_record(*, file_id: uuid.UUID | str, reason: str, error: str = "
     marked expired; rejected -> it failed with `error`. Its reservation is released
     each time. A file no longer awaiting its bytes is left as it is. Returns the file,
     or None when it was deleted."""
-    file = _file_locked(file_id)
+    file = file_locked(file_id)
     if file.state != FileState.AWAITING_UPLOAD:
         logger.info(
             "upload end ignored: the file is not awaiting its bytes",
@@ -280,125 +255,3 @@ def _tolerating_not_found(call: Callable[[], object]) -> None:
     except ServiceError as error:
         if error.http_status != 404:
             raise storage_error(error) from error
-
-
-# --- processing outcomes ---------------------------------------------------------------
-
-
-@transaction.atomic
-def job_started_record(*, event: JobEvent) -> Job | None:
-    """An attempt began; None when the event is stale or a duplicate."""
-    file, job = _job_for_event(event)
-    if job is None:
-        return None
-    job.state = JobState.RUNNING
-    job.attempts = max(job.attempts, event.attempt)
-    job.error = ""
-    job.started_at = event.occurred_at
-    job.finished_at = None
-    _job_save_and_refresh(file, job)
-    return job
-
-
-@transaction.atomic
-def job_succeeded_record(
-    *, event: JobEvent, metadata: dict[str, Any], derivatives: Sequence[DerivativeStored]
-) -> Job | None:
-    """The step finished: its metadata goes under the step's name, its derivatives are
-    recorded (once per kind); None when the event is stale or a duplicate."""
-    file, job = _job_for_event(event)
-    if job is None:
-        return None
-    job.state = JobState.SUCCEEDED
-    job.attempts = max(job.attempts, event.attempt)
-    job.error = ""
-    job.finished_at = event.occurred_at
-    file.metadata = {**file.metadata, job.step: metadata}
-    for derivative in derivatives:
-        _derivative_upsert(file, derivative)
-    _job_save_and_refresh(file, job)
-    return job
-
-
-@transaction.atomic
-def job_failed_record(*, event: JobEvent, error: str, will_retry: bool) -> Job | None:
-    """An attempt failed: queued again with the error shown when it will be retried,
-    failed for good otherwise; None when the event is stale or a duplicate."""
-    file, job = _job_for_event(event)
-    if job is None:
-        return None
-    job.state = JobState.QUEUED if will_retry else JobState.FAILED
-    job.attempts = max(job.attempts, event.attempt)
-    job.error = error
-    job.finished_at = None if will_retry else event.occurred_at
-    _job_save_and_refresh(file, job)
-    return job
-
-
-def _job_for_event(event: JobEvent) -> tuple[File, Job | None]:
-    """The file and job, locked in that order; the job is None when the event is not
-    newer than the last one applied to it. Raises NotFound for an unknown file."""
-    file = _file_locked(event.file_id)
-    job = Job.objects.select_for_update().filter(pk=_uuid(event.job_id)).first()
-    if job is None:
-        job = Job(id=_uuid(event.job_id), file=file, step=event.step, last_sequence=-1)
-        job.position = file.jobs.count()
-    if event.sequence <= job.last_sequence:
-        logger.info(
-            "stale job event ignored",
-            extra={"fields": {"job_id": event.job_id, "sequence": event.sequence}},
-        )
-        return file, None
-    job.last_sequence = event.sequence
-    return file, job
-
-
-def _job_save_and_refresh(file: File, job: Job) -> None:
-    job.save()
-    _file_state_refresh(file)
-    file.save(update_fields=["state", "metadata", "updated_at"])
-
-
-def _derivative_upsert(file: File, derivative: DerivativeStored) -> None:
-    Derivative.objects.update_or_create(
-        file=file,
-        kind=derivative.kind,
-        defaults={
-            "sha256": derivative.object.sha256,
-            "content_type": derivative.object.content_type,
-            "size": derivative.object.size,
-        },
-    )
-
-
-def _file_state_refresh(file: File) -> None:
-    """A stored file's state follows its jobs; one still waiting for bytes keeps it."""
-    if file.state == FileState.AWAITING_UPLOAD:
-        return
-    file.state = file_state_from_jobs(list(file.jobs.values_list("state", flat=True)))
-
-
-def file_state_from_jobs(states: Sequence[str]) -> FileState:
-    if not states:
-        return FileState.STORED
-    if any(state in _UNFINISHED for state in states):
-        return FileState.PROCESSING
-    if all(state == JobState.SUCCEEDED for state in states):
-        return FileState.READY
-    return FileState.FAILED
-
-
-def _file_locked(file_id: uuid.UUID | str) -> File:
-    file = File.objects.select_for_update().filter(pk=_uuid(file_id)).first()
-    if file is None:
-        raise NotFound("No such file.", code="file_not_found")
-    return file
-
-
-def _uuid(value: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise NotFound("No such file or job.", code="not_found") from exc

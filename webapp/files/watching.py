@@ -1,7 +1,8 @@
-"""Following one file until its processing ends, by polling the catalog.
+"""Following one file while it changes, by polling the catalog.
 
 The catalog is written by the event consumer, possibly in another process, so polling
-the database is the one signal every deployment shares.
+the database is the one signal every deployment shares. The gRPC WatchFile and the
+server-sent events of the pages both follow files this way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ def file_snapshot(file: File) -> tuple[Any, ...]:
     )
 
 
+def file_polls(
+    *, user: User, file_id: str, stopped: threading.Event, poll_interval: float = POLL_INTERVAL
+) -> Iterator[File]:
+    """The file now, then read again every `poll_interval` until `stopped` is set.
+
+    Raises the selector's NotFound when the file is not the user's (or is deleted).
+    """
+    yield file_get(user=user, file_id=file_id)
+    while not stopped.wait(poll_interval):
+        # Each read may come from another thread's or process's commit: a fresh
+        # connection when the old one is unusable or past its age.
+        close_old_connections()
+        yield file_get(user=user, file_id=file_id)
+
+
 def file_changes(
     *,
     user: User,
@@ -35,18 +51,19 @@ def file_changes(
     stopped: threading.Event,
     poll_interval: float = POLL_INTERVAL,
 ) -> Iterator[File]:
-    """The file now, then each time its snapshot changes, until it is ready or failed
-    or `stopped` is set (the client went away, its deadline passed, the server stops).
+    """The file now, then each time its snapshot changes, until it is settled (ready,
+    failed, expired) or `stopped` is set (the client went away, its deadline passed,
+    the server stops).
 
     Raises the selector's NotFound when the file is not the user's (or is deleted).
     """
-    file = file_get(user=user, file_id=file_id)
-    last = file_snapshot(file)
-    yield file
-    while file.state not in SETTLED_FILE_STATES and not stopped.wait(poll_interval):
-        close_old_connections()
-        file = file_get(user=user, file_id=file_id)
+    last: tuple[Any, ...] | None = None
+    for file in file_polls(
+        user=user, file_id=file_id, stopped=stopped, poll_interval=poll_interval
+    ):
         current = file_snapshot(file)
         if current != last:
             last = current
             yield file
+        if file.state in SETTLED_FILE_STATES:
+            return

@@ -38,6 +38,10 @@ def test_env_defaults(tmp_path: Path) -> None:
         quota_bytes=10 * 1024**3,
         quota_files=10_000,
         upload_expiry=86_400,
+        job_min_backoff_ms=1000,
+        job_max_backoff_ms=60_000,
+        live_stream_seconds=60,
+        live_max_streams=4,
     )
 
 
@@ -63,6 +67,10 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
             "USP_QUOTA_BYTES": "0",
             "USP_QUOTA_FILES": "7",
             "USP_UPLOAD_EXPIRY": "600",
+            "USP_JOB_MIN_BACKOFF": "500",
+            "USP_JOB_MAX_BACKOFF": "8000",
+            "USP_LIVE_STREAM_SECONDS": "30",
+            "USP_LIVE_MAX_STREAMS": "2",
         }
     )
 
@@ -86,6 +94,10 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
         quota_bytes=0,
         quota_files=7,
         upload_expiry=600,
+        job_min_backoff_ms=500,
+        job_max_backoff_ms=8000,
+        live_stream_seconds=30,
+        live_max_streams=2,
     )
 
 
@@ -105,6 +117,8 @@ def test_explicit_storage_target_wins_over_the_port() -> None:
         ("USP_QUOTA_BYTES", "5GB", "must be a whole number"),
         ("USP_QUOTA_FILES", "-3", "must not be negative"),
         ("USP_UPLOAD_EXPIRY", "0", "must be a positive number of seconds"),
+        ("USP_LIVE_STREAM_SECONDS", "0", "must be a positive number of seconds"),
+        ("USP_JOB_MAX_BACKOFF", "-5", "must not be negative"),
         ("USP_ALLOWED_TYPES", "image/*,pdf", "must list MIME types or patterns like image/\\*"),
         ("USP_ALLOWED_TYPES", "*/png", "must list MIME types or patterns like image/\\*"),
     ],

@@ -1,8 +1,9 @@
 """An in-memory StorageService on a real gRPC server: a test double of the contract.
 
 It verifies declared sizes, sniffs a few types (and applies allowed_types to them),
-dispatches the default pipeline for originals, opens and aborts upload sessions (their
-URLs point nowhere: the data plane is not faked) and keeps everything in dictionaries.
+dispatches the default pipeline for originals, dispatches jobs again (retries and
+reprocesses, recorded but never run), opens and aborts upload sessions (their URLs point
+nowhere: the data plane is not faked) and keeps everything in dictionaries.
 Tests of the webapp run against it because the webapp must not import the storage service.
 """
 
@@ -75,6 +76,10 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
     refuse_writes: tuple[grpc.StatusCode, str] | None = None
     # When set, every CreateUploadSession is refused with this status and message.
     refuse_sessions: tuple[grpc.StatusCode, str] | None = None
+    # Every DispatchJobs request (retries and reprocesses), in order.
+    dispatches: list[storage_service_pb2.DispatchJobsRequest] = field(default_factory=list)
+    # When set, every DispatchJobs is refused with this status and message.
+    refuse_dispatches: tuple[grpc.StatusCode, str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def WriteObject(
@@ -173,6 +178,20 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
             if session is not None:
                 self.aborted.append(request.file_id)
         return storage_service_pb2.AbortUploadSessionResponse(aborted=session is not None)
+
+    def DispatchJobs(
+        self, request: storage_service_pb2.DispatchJobsRequest, context: grpc.ServicerContext
+    ) -> storage_service_pb2.DispatchJobsResponse:
+        """A job with an id keeps it (a retry); one without gets a new id (a reprocess)."""
+        if self.refuse_dispatches:
+            context.abort(*self.refuse_dispatches)
+        with self.lock:
+            self.dispatches.append(request)
+        jobs = [
+            common_pb2.JobRef(job_id=job.job_id or str(uuid.uuid4()), step=job.step)
+            for job in request.jobs
+        ]
+        return storage_service_pb2.DispatchJobsResponse(jobs=jobs)
 
     def _blob(self, sha256: str, context: grpc.ServicerContext) -> bytes:
         with self.lock:

@@ -15,10 +15,14 @@ def iso(value: datetime | None) -> str | None:
 def job_json(job: Job) -> dict[str, Any]:
     return {
         "id": str(job.id),
+        "file_id": str(job.file_id),
         "step": job.step,
         "state": job.state,
         "attempts": job.attempts,
         "error": job.error,
+        "error_code": job.error_code,
+        "error_class": job.error_class,
+        "next_retry_at": iso(job.next_retry_at),
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
     }

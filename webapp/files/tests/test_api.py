@@ -53,10 +53,14 @@ def test_upload_stores_the_bytes_and_returns_the_file_with_its_jobs_queued(
         "jobs": [
             {
                 "id": str(job.id),
+                "file_id": str(file.id),
                 "step": job.step,
                 "state": "queued",
                 "attempts": 0,
                 "error": "",
+                "error_code": "",
+                "error_class": "",
+                "next_retry_at": None,
                 "started_at": None,
                 "finished_at": None,
             }
@@ -665,6 +669,7 @@ def test_api_root_links_the_collection_schema_and_grpc_api(settings: Any) -> Non
     assert response.status_code == 200
     assert response.json() == {
         "files": "http://files.example.com:8000/api/v1/files/",
+        "jobs": "http://files.example.com:8000/api/v1/jobs/",
         "uploads": "http://files.example.com:8000/api/v1/uploads/",
         "usage": "http://files.example.com:8000/api/v1/usage/",
         "schema": "http://files.example.com:8000/api/schema/",

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +13,8 @@ from usp import events
 from usp.v1 import common_pb2, processor_service_pb2, storage_service_pb2
 from webapp.accounts.models import User
 from webapp.files.events import UnreadableEvent, event_apply
-from webapp.files.models import Derivative, File, FileState, Job, JobState
+from webapp.files.models import Derivative, ErrorClass, File, FileState, Job, JobState
+from webapp.files.processing import retry_estimate
 from webapp.files.tests.factories import file_make
 
 pytestmark = pytest.mark.django_db
@@ -59,13 +62,20 @@ def succeeded(
 
 
 def failed(
-    file: File, job_id: str, step: str, *, will_retry: bool, attempt: int = 1
+    file: File,
+    job_id: str,
+    step: str,
+    *,
+    will_retry: bool,
+    attempt: int = 1,
 ) -> common_pb2.EventEnvelope:
     payload = processor_service_pb2.JobFailed(
         attempt=attempt,
         step=step,
         error=common_pb2.ErrorInfo(
-            code="not_an_image", message="The file is not an image", transient=will_retry
+            code="not_an_image",
+            message="The file is not an image",
+            transient=will_retry,
         ),
         will_retry=will_retry,
     )
@@ -163,7 +173,7 @@ def test_duplicate_event_is_ignored(
     apply(stored(uploaded, {"metadata": job_id}), event)
     Job.objects.filter(pk=job_id).update(error="marker")
 
-    with caplog.at_level(logging.INFO, logger="webapp.files.services"):
+    with caplog.at_level(logging.INFO, logger="webapp.files.processing"):
         apply(event)
 
     assert Job.objects.get(pk=job_id).error == "marker"
@@ -241,6 +251,66 @@ def test_failure_that_will_be_retried_shows_queued_with_the_error_until_it_succe
         "",
         2,
         FileState.READY,
+    )
+
+
+def test_transient_failure_records_its_class_code_and_about_when_it_retries(
+    uploaded: File, job_ids: dict[str, str], usp_settings: Callable[..., None]
+) -> None:
+    usp_settings(job_min_backoff_ms=1000, job_max_backoff_ms=60_000)
+    job_id = job_ids["metadata"]
+    event = failed(uploaded, job_id, "metadata", will_retry=True, attempt=3)
+    apply(stored(uploaded, {"metadata": job_id}), event)
+
+    job = Job.objects.get(pk=job_id)
+    failed_at = event.occurred_at.ToDatetime(tzinfo=UTC)
+    # Attempt 3 waits between 4 s and 8 s; the estimate is the middle.
+    assert (job.state, job.error_code, job.error_class, job.next_retry_at) == (
+        JobState.QUEUED,
+        "not_an_image",
+        ErrorClass.TRANSIENT,
+        failed_at + timedelta(seconds=6),
+    )
+
+    apply(started(uploaded, job_id, "metadata", attempt=4))
+
+    job.refresh_from_db()
+    assert (job.state, job.error, job.error_code, job.error_class, job.next_retry_at) == (
+        JobState.RUNNING,
+        "",
+        "",
+        "",
+        None,
+    )
+
+
+def test_retry_estimate_stays_within_the_maximum_backoff(
+    usp_settings: Callable[..., None],
+) -> None:
+    usp_settings(job_min_backoff_ms=1000, job_max_backoff_ms=60_000)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    assert retry_estimate(attempt=1, failed_at=now) == now + timedelta(milliseconds=1500)
+    assert retry_estimate(attempt=40, failed_at=now) == now + timedelta(seconds=45)
+    usp_settings(job_max_backoff_ms=0)
+    assert retry_estimate(attempt=1, failed_at=now) is None
+
+
+def test_permanent_failure_is_failed_with_its_class_and_no_retry_time(
+    uploaded: File, job_ids: dict[str, str]
+) -> None:
+    job_id = job_ids["image.thumbnail"]
+    apply(
+        stored(uploaded, {"image.thumbnail": job_id}),
+        failed(uploaded, job_id, "image.thumbnail", will_retry=False),
+    )
+
+    job = Job.objects.get(pk=job_id)
+    assert (job.state, job.error_code, job.error_class, job.next_retry_at) == (
+        JobState.FAILED,
+        "not_an_image",
+        ErrorClass.PERMANENT,
+        None,
     )
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -8,8 +10,17 @@ BEFORE = [("accounts", "0001_initial"), ("files", "0001_initial")]
 AFTER = [("accounts", "0002_usage"), ("files", "0002_upload_intents_and_usage")]
 
 
+@pytest.fixture
+def latest_schema_after() -> Iterator[None]:
+    """Whatever a test migrates to, the database ends at the latest migrations."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
-def test_files_stored_before_quotas_are_counted_by_the_migration() -> None:
+def test_files_stored_before_quotas_are_counted_by_the_migration(latest_schema_after: None) -> None:
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     apps = executor.loader.project_state(BEFORE).apps

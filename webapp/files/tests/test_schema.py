@@ -29,6 +29,10 @@ def test_schema_is_valid_openapi_3_describing_every_operation() -> None:
         ("/api/v1/files/", "post"),
         ("/api/v1/files/{file_id}/", "get"),
         ("/api/v1/files/{file_id}/", "delete"),
+        ("/api/v1/files/{file_id}/reprocess/", "post"),
+        ("/api/v1/files/{file_id}/events", "get"),
+        ("/api/v1/jobs/", "get"),
+        ("/api/v1/jobs/{job_id}/retry/", "post"),
         ("/api/v1/files/{file_id}/content", "get"),
         ("/api/v1/files/{file_id}/derivatives/{kind}", "get"),
         ("/api/v1/uploads/", "post"),
@@ -118,3 +122,38 @@ def test_schema_documents_upload_intents_usage_and_ranged_downloads() -> None:
         ("header", "If-None-Match"),
     }
     assert "expired" in components["FileStateEnum"]["enum"]
+
+
+def test_schema_documents_jobs_retries_reprocessing_and_live_events() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    paths = schema["paths"]
+    jobs = paths["/api/v1/jobs/"]["get"]
+    retry = paths["/api/v1/jobs/{job_id}/retry/"]["post"]
+    reprocess = paths["/api/v1/files/{file_id}/reprocess/"]["post"]
+    live = paths["/api/v1/files/{file_id}/events"]["get"]
+    components = schema["components"]["schemas"]
+
+    assert {(p["in"], p["name"]) for p in jobs["parameters"]} == {
+        ("query", "state"),
+        ("query", "step"),
+        ("query", "page"),
+    }
+    assert set(retry["responses"]) == {"202", "401", "403", "404", "409", "503"}
+    assert "requestBody" not in retry
+    assert set(reprocess["responses"]) == {"202", "400", "401", "403", "404", "409", "503"}
+    assert set(reprocess["requestBody"]["content"]) == {"application/json"}
+    assert set(components["ReprocessRequest"]["properties"]) == {"steps"}
+    assert set(live["responses"]["200"]["content"]) == {"text/event-stream"}
+    assert set(components["Job"]["properties"]) == {
+        "id",
+        "file_id",
+        "step",
+        "state",
+        "attempts",
+        "error",
+        "error_code",
+        "error_class",
+        "next_retry_at",
+        "started_at",
+        "finished_at",
+    }

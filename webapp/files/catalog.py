@@ -1,0 +1,53 @@
+"""Row helpers every write to the catalog shares: ids, locking, and a file's state as
+its current jobs say.
+
+A file's current jobs are the ones no reprocess has superseded; older jobs stay as
+history and no longer count towards its state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from webapp.core.errors import NotFound
+from webapp.files.models import File, FileState, JobState
+
+_UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
+
+
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """The id as a UUID; NotFound for text that is not one (it names nothing)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound("No such file or job.", code="not_found") from exc
+
+
+def file_locked(file_id: uuid.UUID | str) -> File:
+    """The file, locked for update until the transaction ends; NotFound when missing."""
+    file = File.objects.select_for_update().filter(pk=as_uuid(file_id)).first()
+    if file is None:
+        raise NotFound("No such file.", code="file_not_found")
+    return file
+
+
+def file_state_refresh(file: File) -> None:
+    """A stored file's state follows its current jobs; one still waiting for bytes keeps
+    it. The caller saves the file."""
+    if file.state == FileState.AWAITING_UPLOAD:
+        return
+    states = file.jobs.filter(superseded=False).values_list("state", flat=True)
+    file.state = file_state_from_jobs(list(states))
+
+
+def file_state_from_jobs(states: Sequence[str]) -> FileState:
+    if not states:
+        return FileState.STORED
+    if any(state in _UNFINISHED for state in states):
+        return FileState.PROCESSING
+    if all(state == JobState.SUCCEEDED for state in states):
+        return FileState.READY
+    return FileState.FAILED

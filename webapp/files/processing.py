@@ -1,0 +1,176 @@
+"""Recording what the processor reports about jobs: attempts starting, succeeding and
+failing, applied in order per job.
+
+Each job event carries a sequence (attempt * 10 + phase); an event whose sequence is not
+above the job's `last_sequence` is stale or a duplicate and changes nothing, so a late
+"started" never overwrites "succeeded". A retry starts a job's sequence again (see
+`webapp.files.reruns.job_retry`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from usp.storage_client import StoredObject
+from webapp.files.catalog import as_uuid, file_locked, file_state_refresh
+from webapp.files.models import Derivative, ErrorClass, File, Job, JobState
+
+logger = logging.getLogger(__name__)
+
+# Dramatiq's largest backoff exponent; beyond it the wait no longer grows.
+_MAX_EXPONENT = 32
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """What every job event says: which job, which attempt, and when."""
+
+    file_id: str
+    job_id: str
+    step: str
+    attempt: int
+    sequence: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class DerivativeStored:
+    kind: str
+    object: StoredObject
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """Why an attempt failed: a message for people, a code for programs, and whether
+    trying again later may succeed."""
+
+    message: str
+    code: str = ""
+    transient: bool = False
+
+    @property
+    def error_class(self) -> ErrorClass:
+        return ErrorClass.TRANSIENT if self.transient else ErrorClass.PERMANENT
+
+
+@transaction.atomic
+def job_started_record(*, event: JobEvent) -> Job | None:
+    """An attempt began; None when the event is stale or a duplicate."""
+    file, job = _job_for_event(event)
+    if job is None:
+        return None
+    job.state = JobState.RUNNING
+    job.attempts = max(job.attempts, event.attempt)
+    _error_clear(job)
+    job.started_at = event.occurred_at
+    job.finished_at = None
+    _job_save_and_refresh(file, job)
+    return job
+
+
+@transaction.atomic
+def job_succeeded_record(
+    *, event: JobEvent, metadata: dict[str, Any], derivatives: Sequence[DerivativeStored]
+) -> Job | None:
+    """The step finished: its metadata goes under the step's name, its derivatives are
+    recorded (once per kind); None when the event is stale or a duplicate."""
+    file, job = _job_for_event(event)
+    if job is None:
+        return None
+    job.state = JobState.SUCCEEDED
+    job.attempts = max(job.attempts, event.attempt)
+    _error_clear(job)
+    job.finished_at = event.occurred_at
+    file.metadata = {**file.metadata, job.step: metadata}
+    for derivative in derivatives:
+        _derivative_upsert(file, derivative)
+    _job_save_and_refresh(file, job)
+    return job
+
+
+@transaction.atomic
+def job_failed_record(*, event: JobEvent, failure: JobFailure, will_retry: bool) -> Job | None:
+    """An attempt failed: queued again, with the error and about when the next attempt
+    comes, when the processor will retry it; failed for good otherwise. None when the
+    event is stale or a duplicate."""
+    file, job = _job_for_event(event)
+    if job is None:
+        return None
+    job.state = JobState.QUEUED if will_retry else JobState.FAILED
+    job.attempts = max(job.attempts, event.attempt)
+    job.error = failure.message
+    job.error_code = failure.code
+    job.error_class = failure.error_class
+    job.next_retry_at = (
+        retry_estimate(attempt=event.attempt, failed_at=event.occurred_at) if will_retry else None
+    )
+    job.finished_at = None if will_retry else event.occurred_at
+    _job_save_and_refresh(file, job)
+    return job
+
+
+def retry_estimate(*, attempt: int, failed_at: datetime) -> datetime | None:
+    """About when the processor tries again after attempt `attempt` failed.
+
+    The events do not say; this follows the processor's backoff (Dramatiq's, from the
+    same USP_JOB_MIN_BACKOFF and USP_JOB_MAX_BACKOFF): a wait between b and 2b with
+    b = min_backoff * 2^(attempt-1), or between half the maximum and the maximum once
+    that is passed. The estimate is the middle; None when no backoff is configured.
+    """
+    minimum, maximum = settings.USP.job_min_backoff_ms, settings.USP.job_max_backoff_ms
+    if maximum <= 0:
+        return None
+    base = minimum * 2 ** min(max(attempt - 1, 0), _MAX_EXPONENT)
+    middle_ms = min(1.5 * base, 0.75 * maximum)
+    return failed_at + timedelta(milliseconds=middle_ms)
+
+
+def _error_clear(job: Job) -> None:
+    job.error = ""
+    job.error_code = ""
+    job.error_class = ErrorClass.NONE
+    job.next_retry_at = None
+
+
+def _job_for_event(event: JobEvent) -> tuple[File, Job | None]:
+    """The file and job, locked in that order; the job is None when the event is not
+    newer than the last one applied to it. Raises NotFound for an unknown file."""
+    file = file_locked(event.file_id)
+    job = Job.objects.select_for_update().filter(pk=as_uuid(event.job_id)).first()
+    if job is None:
+        # The event overtook the dispatch that names the job (file.stored or a reprocess).
+        job = Job(id=as_uuid(event.job_id), file=file, step=event.step, last_sequence=-1)
+        job.position = file.jobs.count()
+    if event.sequence <= job.last_sequence:
+        logger.info(
+            "stale job event ignored",
+            extra={"fields": {"job_id": event.job_id, "sequence": event.sequence}},
+        )
+        return file, None
+    job.last_sequence = event.sequence
+    return file, job
+
+
+def _job_save_and_refresh(file: File, job: Job) -> None:
+    job.save()
+    file_state_refresh(file)
+    file.save(update_fields=["state", "metadata", "updated_at"])
+
+
+def _derivative_upsert(file: File, derivative: DerivativeStored) -> None:
+    Derivative.objects.update_or_create(
+        file=file,
+        kind=derivative.kind,
+        defaults={
+            "sha256": derivative.object.sha256,
+            "content_type": derivative.object.content_type,
+            "size": derivative.object.size,
+        },
+    )
