@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.test import Client
 
 from webapp.accounts.models import Usage, User
 from webapp.accounts.services import api_token_create
-from webapp.files.models import File, FileState, JobState
+from webapp.files.models import File, FileState, Job, JobState
 from webapp.files.services import file_reserve
 from webapp.files.tests.factories import derivative_make, file_make, job_make
 from webapp.files.tests.fake_storage import FakeStorageServer
@@ -150,3 +152,161 @@ def test_usage_admin_lists_usage_read_only(staff_client: Client, owner: User) ->
     assert (listing.status_code, change.status_code) == (200, 200)
     assert listing.context["cl"].result_count == 1
     assert 'name="bytes_used"' not in change.content.decode()
+
+
+# --- states, errors, thumbnails, retry and reprocess -------------------------------------
+
+
+def test_file_and_job_changelists_show_counts_per_state(staff_client: Client, owner: User) -> None:
+    ready = file_make(owner=owner, name="a.png", state=FileState.READY)
+    failed = file_make(owner=owner, name="b.png", state=FileState.FAILED)
+    file_make(owner=owner, name="c.png", state=FileState.READY)
+    job_make(file=ready, step="checksum", state=JobState.SUCCEEDED)
+    job_make(file=failed, step="checksum", state=JobState.FAILED)
+    job_make(file=failed, step="metadata", state=JobState.FAILED)
+
+    files = staff_client.get("/admin/files/file/")
+    jobs = staff_client.get("/admin/files/job/", {"state__exact": "failed"})
+
+    assert files.context["state_counts"] == [
+        ("awaiting_upload", "Awaiting upload", 0),
+        ("stored", "Stored", 0),
+        ("processing", "Processing", 0),
+        ("ready", "Ready", 2),
+        ("failed", "Failed", 1),
+        ("expired", "Expired", 0),
+    ]
+    assert '<a href="?state__exact=ready" data-state="ready">Ready: <strong>2</strong></a>' in (
+        files.content.decode()
+    )
+    # The counts are of every job, whatever the filter shows.
+    assert jobs.context["state_counts"] == [
+        ("queued", "Queued", 0),
+        ("running", "Running", 0),
+        ("succeeded", "Succeeded", 1),
+        ("failed", "Failed", 2),
+    ]
+
+
+def test_job_changelist_shows_a_failed_jobs_error_and_class(
+    staff_client: Client, owner: User
+) -> None:
+    file = file_make(owner=owner, name="p.png", state=FileState.FAILED)
+    job_make(
+        file=file,
+        step="image.thumbnail",
+        state=JobState.FAILED,
+        error="The file is not an image (not_an_image)",
+        error_code="not_an_image",
+        error_class="permanent",
+    )
+
+    html = staff_client.get("/admin/files/job/", {"state__exact": "failed"}).content.decode()
+
+    assert '<td class="field-error_summary">The file is not an image (not_an_image)</td>' in html
+    assert '<td class="field-error_class">Permanent</td>' in html
+
+
+def test_file_changelist_shows_thumbnails_that_stream_from_an_admin_view(
+    staff_client: Client, owner: User, fake_storage: FakeStorageServer
+) -> None:
+    file = file_make(owner=owner, name="p.png", state=FileState.READY)
+    thumbnail = derivative_make(file=file, kind="thumbnail-256", data=b"RIFF-webp-bytes")
+    fake_storage.storage.blobs[thumbnail.sha256] = b"RIFF-webp-bytes"
+    url = f"/admin/files/file/{file.id}/derivatives/thumbnail-256/"
+
+    listing = staff_client.get("/admin/files/file/").content.decode()
+    change = staff_client.get(f"/admin/files/file/{file.id}/change/").content.decode()
+    image = staff_client.get(url)
+
+    assert f'<img src="{url}" alt="" width="64" loading="lazy">' in listing
+    assert f'<img src="{url}" alt="" width="128" loading="lazy">' in change
+    assert image.status_code == 200
+    assert (b"".join(image.streaming_content), image["Content-Type"]) == (
+        b"RIFF-webp-bytes",
+        "image/webp",
+    )
+
+
+def test_admin_derivative_view_is_for_staff_and_for_existing_derivatives(
+    staff_client: Client, owner: User
+) -> None:
+    file = file_make(owner=owner, state=FileState.READY)
+    owner_client = Client()
+    owner_client.force_login(owner)
+    url = f"/admin/files/file/{file.id}/derivatives/thumbnail-256/"
+    derivative_make(file=file, kind="thumbnail-256")
+
+    assert owner_client.get(url).status_code == 302  # to the admin's login
+    assert staff_client.get(f"/admin/files/file/{file.id}/derivatives/nope/").status_code == 404
+    missing = f"/admin/files/file/{uuid.uuid4()}/derivatives/thumbnail-256/"
+    assert staff_client.get(missing).status_code == 404
+
+
+def test_retry_action_dispatches_the_selected_failed_jobs_and_skips_others(
+    staff_client: Client, owner: User, fake_storage: FakeStorageServer
+) -> None:
+    file = file_make(owner=owner, state=FileState.FAILED)
+    failed = job_make(file=file, step="image.thumbnail", state=JobState.FAILED, error="boom")
+    done = job_make(file=file, step="checksum", state=JobState.SUCCEEDED)
+
+    response = staff_client.post(
+        "/admin/files/job/",
+        {"action": "retry_jobs", "_selected_action": [str(failed.id), str(done.id)]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert [(r.file_id, [j.job_id for j in r.jobs]) for r in fake_storage.storage.dispatches] == [
+        (str(file.id), [str(failed.id)])
+    ]
+    assert Job.objects.get(pk=failed.pk).state == JobState.QUEUED
+    shown = [str(message) for message in response.context["messages"]]
+    assert sorted(shown) == [
+        "1 job(s) queued to run again.",
+        "checksum (succeeded): Only a failed job can be retried; this one is succeeded.",
+    ]
+
+
+def test_reprocess_action_queues_new_jobs_for_each_selected_file(
+    staff_client: Client, owner: User, fake_storage: FakeStorageServer
+) -> None:
+    files = [file_make(owner=owner, name=f"{n}.txt", state=FileState.READY) for n in range(2)]
+    for file in files:
+        job_make(file=file, step="checksum", state=JobState.SUCCEEDED)
+
+    response = staff_client.post(
+        "/admin/files/file/",
+        {"action": "reprocess_files", "_selected_action": [str(f.id) for f in files]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert sorted(r.file_id for r in fake_storage.storage.dispatches) == sorted(
+        str(f.id) for f in files
+    )
+    for file in files:
+        current = file.jobs.filter(superseded=False)
+        assert [(job.step, job.state) for job in current] == [("checksum", JobState.QUEUED)]
+        assert File.objects.get(pk=file.pk).state == FileState.PROCESSING
+    assert [str(m) for m in response.context["messages"]] == [
+        "2 file(s) queued for processing again."
+    ]
+
+
+def test_reprocess_action_while_storage_is_down_says_so_and_changes_nothing(
+    staff_client: Client, owner: User, storage_down: str
+) -> None:
+    file = file_make(owner=owner, name="a.txt", state=FileState.READY)
+    job_make(file=file, step="checksum", state=JobState.SUCCEEDED)
+
+    response = staff_client.post(
+        "/admin/files/file/",
+        {"action": "reprocess_files", "_selected_action": [str(file.id)]},
+        follow=True,
+    )
+
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert message.startswith("a.txt: The storage service is unavailable")
+    assert [(j.state, j.superseded) for j in file.jobs.all()] == [(JobState.SUCCEEDED, False)]
+    assert File.objects.get(pk=file.pk).state == FileState.READY
