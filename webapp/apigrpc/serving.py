@@ -22,6 +22,7 @@ from waitress.server import create_server as create_wsgi_server
 
 from webapp.apigrpc.server import create_server
 from webapp.apigrpc.servicer import ApiServicer
+from webapp.files.live import streams_end_all
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class WebServer:
             clear_untrusted_proxy_headers=True,
             ident="usp",
             max_request_body_size=settings.USP.max_upload_size + MULTIPART_OVERHEAD,
+            # Reading one request ahead lets waitress see a client close its connection
+            # while a response streams, so a live status stream frees its thread at once.
+            channel_request_lookahead=1,
         )
         self.host = host
         self.port: int = self._server.effective_port
@@ -68,9 +72,12 @@ class WebServer:
         logger.info("web server started", extra={"fields": {"url": self.url}})
 
     def stop(self, grace: float = DEFAULT_GRACE) -> None:
-        """Stop accepting, let requests in progress finish within `grace`, then close."""
+        """Stop accepting, let requests in progress finish within `grace`, then close.
+        Live status streams would never finish by themselves: they end now (their
+        browsers reconnect to whichever server is up next)."""
         self._grace = grace
         self._stopping.set()
+        streams_end_all()
         self._server.pull_trigger()
         if self._thread.is_alive():
             self._thread.join()

@@ -20,7 +20,13 @@ import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.waiting import wait_for
+from webapp.accounts.tests.factories import token_make, user_make
 from webapp.apigrpc.serving import WebServer, start_api, start_web
+from webapp.files.live import SLOTS
+from webapp.files.models import FileState
+from webapp.files.tests.factories import file_make, job_make
+from webapp.files.tests.sse import EventReader
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -137,3 +143,51 @@ def test_serve_command_runs_both_servers_and_stops_on_sigterm(tmp_path: Path) ->
     assert status == health_pb2.HealthCheckResponse.SERVING
     assert process.returncode == 0
     assert out == "stopped\n"
+
+
+@pytest.fixture
+def live_stream_url(transactional_db: None) -> Iterator[tuple[str, str]]:
+    """The web server, and the events URL and token of a file still processing."""
+    owner = user_make(username="streamer")
+    file = file_make(owner=owner, state=FileState.PROCESSING)
+    job_make(file=file, step="checksum")
+    web = start_web(0)
+    try:
+        yield f"{web.url}/api/v1/files/{file.id}/events", token_make(owner)
+    finally:
+        web.stop(grace=1)
+
+
+def open_stream(url: str, key: str) -> requests.Response:
+    return requests.get(url, headers={"Authorization": f"Token {key}"}, stream=True, timeout=(5, 5))
+
+
+def test_stopping_the_web_server_ends_its_live_streams_at_once(transactional_db: None) -> None:
+    owner = user_make(username="streamer")
+    file = file_make(owner=owner, state=FileState.PROCESSING)
+    web = start_web(0)
+    url = f"{web.url}/api/v1/files/{file.id}/events"
+    with open_stream(url, token_make(owner)) as response:
+        reader = EventReader(response)
+        first = reader.next_event(within=5)
+
+        started = time.monotonic()
+        web.stop(grace=10)
+        took = time.monotonic() - started
+        rest = reader.rest(within=5)
+
+    assert first is not None and first.data["state"] == "processing"
+    assert rest == []
+    assert took < 2  # far below the grace period the stream would otherwise hold
+    assert len(SLOTS) == 0
+
+
+def test_a_client_leaving_a_live_stream_frees_its_server_thread_at_once(
+    live_stream_url: tuple[str, str],
+) -> None:
+    url, key = live_stream_url
+    with open_stream(url, key) as response:
+        EventReader(response).next_event(within=5)
+        assert len(SLOTS) == 1
+
+    wait_for(lambda: len(SLOTS) == 0, timeout=2, what="the stream to notice its client left")
