@@ -226,6 +226,7 @@ function failures(resource) {
   if (resource.error) messages.push(resource.error)
   for (const job of resource.jobs || []) {
     if (job.state === 'failed' && job.error) messages.push(`${job.step}: ${job.error}`)
+    if (job.state === 'queued' && job.error) messages.push(`${job.step}: ${job.error} (will retry)`)
   }
   return messages.join(' · ')
 }

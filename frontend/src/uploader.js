@@ -204,6 +204,7 @@ export class PageUploader {
     const row = this.rows.get(fileID)
     const stop = follow({
       url: this.fileUrl(fileId),
+      live: true,
       onUpdate: (resource) => {
         if (keepMessage && resource.state === 'awaiting_upload') return
         row.render(resource)
