@@ -24,7 +24,10 @@ from usp.cli.errors import CliError
 from usp.cli.grpc_client import ApiClient, FileStatus, grpc_target
 from usp.cli.output import (
     human_size,
+    job_header,
+    job_row,
     progress_bar,
+    result_line,
     table_header,
     table_row,
     watch_line,
@@ -94,6 +97,43 @@ def list_files(args: argparse.Namespace) -> int:
             shown += 1
     if not shown:
         print("no files yet", file=sys.stderr)
+    return 0
+
+
+def list_jobs(args: argparse.Namespace) -> int:
+    """A table of the caller's current jobs, newest first, every page."""
+    settings = load_settings()
+    shown = 0
+    with RestClient(settings.url, settings.token) as client:
+        for job in client.iter_jobs(state=args.state or "", step=args.step or ""):
+            if not shown:
+                print(job_header())
+            print(job_row(job), flush=True)
+            shown += 1
+    if not shown:
+        print("no jobs", file=sys.stderr)
+    return 0
+
+
+def retry(args: argparse.Namespace) -> int:
+    """Run a failed job again and print it, queued."""
+    settings = load_settings()
+    with RestClient(settings.url, settings.token) as client:
+        job = client.retry_job(args.job_id)
+    print(job_header())
+    print(job_row(job))
+    return 0
+
+
+def reprocess(args: argparse.Namespace) -> int:
+    """Process a stored file again and print it with its jobs."""
+    settings = load_settings()
+    with RestClient(settings.url, settings.token) as client:
+        resource = client.reprocess_file(args.file_id, steps=_split_pipeline(args.steps))
+    print(result_line(resource))
+    print(job_header())
+    for job in resource.get("jobs", []):
+        print(job_row(job))
     return 0
 
 

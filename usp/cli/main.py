@@ -1,4 +1,5 @@
-"""`usp`: upload files, list them, download them verified, and watch their processing."""
+"""`usp`: upload files, list them, download them verified, watch their processing, and
+retry or reprocess their jobs."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ls(sub)
     _add_get(sub)
     _add_watch(sub)
+    _add_jobs(sub)
+    _add_retry(sub)
+    _add_reprocess(sub)
     return parser
 
 
@@ -99,6 +103,33 @@ def _add_watch(sub: argparse._SubParsersAction) -> None:
         help="give up after this many seconds (default: %(default)g)",
     )
     watch.set_defaults(handler=commands.watch)
+
+
+def _add_jobs(sub: argparse._SubParsersAction) -> None:
+    jobs = sub.add_parser("jobs", help="list your files' jobs, newest first")
+    jobs.add_argument(
+        "--state", choices=("queued", "running", "succeeded", "failed"), help="only this state"
+    )
+    jobs.add_argument("--step", help="only this step, e.g. image.thumbnail")
+    jobs.set_defaults(handler=commands.list_jobs)
+
+
+def _add_retry(sub: argparse._SubParsersAction) -> None:
+    retry = sub.add_parser("retry", help="run a failed job again")
+    retry.add_argument("job_id", metavar="JOB_ID")
+    retry.set_defaults(handler=commands.retry)
+
+
+def _add_reprocess(sub: argparse._SubParsersAction) -> None:
+    reprocess = sub.add_parser(
+        "reprocess",
+        help="process a stored file again",
+        description="Run the file's steps again as new jobs (all its current steps, or "
+        "the ones named with --steps).",
+    )
+    reprocess.add_argument("file_id", metavar="FILE_ID")
+    reprocess.add_argument("--steps", help="steps to run, comma-separated (default: all)")
+    reprocess.set_defaults(handler=commands.reprocess)
 
 
 def _add_progress(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from usp.cli.grpc_client import FileStatus
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 TABLE_FORMAT = "{id:<36}  {state:<10}  {size:>9}  {name}"
+JOB_FORMAT = "{id:<36}  {file_id:<36}  {step:<16}  {state:<9}  {attempts:>8}  {error}"
 
 
 def human_size(size: int) -> str:
@@ -39,6 +40,27 @@ def table_row(resource: dict[str, Any]) -> str:
         size=human_size(int(resource.get("size") or 0)),
         name=str(resource.get("name", "")),
     )
+
+
+def job_header() -> str:
+    return JOB_FORMAT.format(
+        id="JOB", file_id="FILE", step="STEP", state="STATE", attempts="ATTEMPTS", error="ERROR"
+    ).rstrip()
+
+
+def job_row(job: dict[str, Any]) -> str:
+    """One job; a queued job with an error is one the processor will retry."""
+    error = str(job.get("error") or "")
+    if error and job.get("state") == "queued":
+        error += " (will retry)"
+    return JOB_FORMAT.format(
+        id=str(job.get("id", "")),
+        file_id=str(job.get("file_id", "")),
+        step=str(job.get("step", "")),
+        state=str(job.get("state", "")),
+        attempts=str(job.get("attempts", 0)),
+        error=error,
+    ).rstrip()
 
 
 def watch_line(status: FileStatus) -> str:

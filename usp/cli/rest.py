@@ -67,6 +67,25 @@ class RestClient:
             yield from page.get("results", [])
             next_url = page.get("next")
 
+    def iter_jobs(self, *, state: str = "", step: str = "") -> Iterator[Resource]:
+        """The caller's current jobs, newest first, optionally filtered, every page."""
+        params = {name: value for name, value in (("state", state), ("step", step)) if value}
+        next_url: str | None = self.api_url("jobs/")
+        while next_url:
+            page = self._json("GET", next_url, params=params)
+            yield from page.get("results", [])
+            next_url = page.get("next")
+            params = {}  # the next link carries the filters
+
+    def retry_job(self, job_id: str) -> Resource:
+        """Run a failed job again; the job, queued."""
+        return self._json("POST", self.api_url(f"jobs/{quote(job_id, safe='')}/retry/"))
+
+    def reprocess_file(self, file_id: str, *, steps: Sequence[str] = ()) -> Resource:
+        """Process a stored file again (its current steps, or `steps`); the file."""
+        body: dict[str, Any] = {"steps": list(steps)} if steps else {}
+        return self._json("POST", self.file_url(file_id) + "reprocess/", json=body)
+
     def upload(
         self,
         path: Path,

@@ -219,3 +219,45 @@ def _apply(event_type: str, job: Job, payload: Any) -> None:
         event_type, file_id=str(job.file.pk), job_id=str(job.id), payload=payload, attempt=1
     )
     event_apply(envelope=envelope)
+
+
+def test_jobs_retry_and_reprocess_against_the_server(
+    logged_in: Path,
+    user: User,
+    fake_storage: FakeStorageServer,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_text("notes\n")
+    assert main(["upload", str(source), "--multipart", "--pipeline", "metadata,checksum"]) == 0
+    file = File.objects.get(owner=user)
+    metadata, checksum = Job.objects.filter(file=file).order_by("position")
+    apply_outcome(metadata, succeed=False)
+    capsys.readouterr()
+
+    assert main(["jobs", "--state", "failed"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert main(["retry", str(metadata.pk)]) == 0
+    retried = capsys.readouterr().out.splitlines()
+    assert main(["retry", str(checksum.pk)]) == 1
+    refused = capsys.readouterr().err
+    assert main(["reprocess", str(file.pk), "--steps", "checksum"]) == 0
+    reprocessed = capsys.readouterr().out.splitlines()
+
+    assert [row.split()[:4] for row in listed[1:]] == [
+        [str(metadata.pk), str(file.pk), "metadata", "failed"]
+    ]
+    assert listed[1].endswith("cannot read it (unreadable)")
+    assert retried[1].split() == [str(metadata.pk), str(file.pk), "metadata", "queued", "1"]
+    assert refused == "usp: Only a failed job can be retried; this one is queued.\n"
+    new = Job.objects.get(file=file, step="checksum", superseded=False)
+    assert reprocessed[0] == f"{file.pk}  notes.txt  processing"
+    assert [row.split()[:4] for row in reprocessed[2:]] == [
+        [str(metadata.pk), str(file.pk), "metadata", "queued"],
+        [str(new.pk), str(file.pk), "checksum", "queued"],
+    ]
+    assert [
+        [(job.job_id, job.step) for job in request.jobs]
+        for request in fake_storage.storage.dispatches
+    ] == [[(str(metadata.pk), "metadata")], [("", "checksum")]]
