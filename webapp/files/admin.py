@@ -116,7 +116,7 @@ class _StateCountsAdmin(admin.ModelAdmin):
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponseBase:
+    ) -> HttpResponse:
         counts = state_counts(self.model._default_manager.all(), self.state_choices)
         context = {**(extra_context or {}), "state_counts": counts}
         return super().changelist_view(request, extra_context=context)

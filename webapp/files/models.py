@@ -36,7 +36,7 @@ class JobState(models.TextChoices):
 class ErrorClass(models.TextChoices):
     """Whether trying the failed work again later may succeed."""
 
-    NONE = "", "None"
+    NONE = "", "No error"
     TRANSIENT = "transient", "Transient"
     PERMANENT = "permanent", "Permanent"
 

@@ -68,7 +68,7 @@ def test_jobs_with_none_says_so(
     http_api: FakeHttpApi, cli_environment: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     logged_in(cli_environment, http_api)
-    empty = {"count": 0, "next": None, "previous": None, "results": []}
+    empty: dict[str, Any] = {"count": 0, "next": None, "previous": None, "results": []}
     http_api.json("GET", "/api/v1/jobs/", empty)
 
     assert main(["jobs"]) == 0

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='job',
             name='error_class',
-            field=models.CharField(blank=True, choices=[('', 'None'), ('transient', 'Transient'), ('permanent', 'Permanent')], max_length=20),
+            field=models.CharField(blank=True, choices=[('', 'No error'), ('transient', 'Transient'), ('permanent', 'Permanent')], max_length=20),
         ),
         migrations.AddField(
             model_name='job',

@@ -222,7 +222,7 @@ def test_file_changelist_shows_thumbnails_that_stream_from_an_admin_view(
     assert f'<img src="{url}" alt="" width="64" loading="lazy">' in listing
     assert f'<img src="{url}" alt="" width="128" loading="lazy">' in change
     assert image.status_code == 200
-    assert (b"".join(image.streaming_content), image["Content-Type"]) == (
+    assert (image.getvalue(), image["Content-Type"]) == (
         b"RIFF-webp-bytes",
         "image/webp",
     )
