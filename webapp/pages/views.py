@@ -15,13 +15,14 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from webapp.accounts.models import User
 from webapp.accounts.selectors import usage_get
 from webapp.core.errors import ApplicationError, NotFound
 from webapp.files.models import File, FileState
-from webapp.files.selectors import file_get, file_list
+from webapp.files.reruns import file_reprocess, job_retry
+from webapp.files.selectors import file_get, file_list, job_get
 from webapp.files.services import file_upload, pipeline_parse
 from webapp.pages.forms import UploadForm
 from webapp.pages.presenters import file_view, metadata_rows, pretty_json
@@ -120,3 +121,39 @@ def file_detail_page(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
         "metadata_json": pretty_json(file.metadata or {}),
     }
     return render(request, "pages/file_detail.html", context)
+
+
+@login_required
+@require_POST
+def job_retry_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The file page's "Retry" button: run a failed job again, then back to the file."""
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        job = job_get(user=user, job_id=job_id)
+    except NotFound:
+        return render(request, "pages/not_found.html", status=404)
+    try:
+        job_retry(job=job)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{job.step} will run again.")
+    return redirect("pages:file_detail", file_id=job.file_id)
+
+
+@login_required
+@require_POST
+def file_reprocess_page(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
+    """The file page's "Process again" button: every current step, as new jobs."""
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        file = file_get(user=user, file_id=file_id)
+    except NotFound:
+        return render(request, "pages/not_found.html", status=404)
+    try:
+        file_reprocess(file=file)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "The file is being processed again.")
+    return redirect("pages:file_detail", file_id=file.pk)

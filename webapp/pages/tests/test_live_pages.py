@@ -10,10 +10,14 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from usp import events
+from usp.v1 import processor_service_pb2
 from webapp.accounts.models import User
-from webapp.files.models import File, FileState, JobState
+from webapp.files.events import event_apply
+from webapp.files.models import File, FileState, Job, JobState
 from webapp.files.services import file_upload
 from webapp.files.tests.factories import file_make, job_make
+from webapp.files.tests.fake_storage import FakeStorageServer
 from webapp.pages.tests.browser import RunningStorage, png_bytes, process_file, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -103,3 +107,37 @@ def test_the_upload_page_follows_its_uploads_over_server_sent_events(
 
     page.locator(".upload-row[data-state=ready]", has_text="notes.txt").wait_for()
     assert streams == [f"{base_url}/api/v1/files/{file.pk}/events"]
+
+
+def test_retrying_a_failed_job_from_the_file_page_follows_it_to_ready(
+    browser_page: Any, base_url: str, user: User, fake_storage: FakeStorageServer
+) -> None:
+    file = file_make(owner=user, name="p.png", state=FileState.FAILED)
+    job = job_make(file=file, step="checksum", state=JobState.FAILED, error="boom (io)")
+    page = browser_page
+    page.goto(f"{base_url}/files/{file.pk}/")
+
+    page.click("text=Retry")
+    page.locator(".page-head .pill[data-state=processing]").wait_for()
+    page.evaluate(MARK_PAGE)
+    page.locator("#file-detail.live").wait_for()
+    job.refresh_from_db()
+    for event_type in (events.JOB_STARTED, events.JOB_SUCCEEDED):
+        apply_job_event(job, event_type)
+
+    page.locator(".page-head .pill[data-state=ready]").wait_for()
+    assert page.evaluate(STILL_THE_SAME_PAGE)
+    assert [r.jobs[0].job_id for r in fake_storage.storage.dispatches] == [str(job.pk)]
+    assert page.locator(".message.success").inner_text() == "checksum will run again."
+
+
+def apply_job_event(job: Job, event_type: str) -> None:
+    payload: Any = (
+        processor_service_pb2.JobStarted(attempt=1, step=job.step)
+        if event_type == events.JOB_STARTED
+        else processor_service_pb2.JobSucceeded(attempt=1, step=job.step)
+    )
+    envelope = events.make_envelope(
+        event_type, file_id=str(job.file_id), job_id=str(job.id), payload=payload, attempt=1
+    )
+    event_apply(envelope=envelope)

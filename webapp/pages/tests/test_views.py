@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from webapp.accounts.models import User
-from webapp.files.models import File, FileState, JobState
+from webapp.files.models import File, FileState, Job, JobState
 from webapp.files.tests.factories import derivative_make, file_make, job_make
 from webapp.files.tests.fake_storage import FakeStorageServer
 
@@ -272,3 +272,78 @@ def test_another_users_file_is_a_404_page(signed_in: Client, other_user: User) -
 
 def test_a_malformed_file_address_is_not_found(signed_in: Client) -> None:
     assert signed_in.get("/files/not-a-uuid/").status_code == 404
+
+
+# --- retry and reprocess buttons ---------------------------------------------------------
+
+
+def test_the_file_page_offers_retry_for_failed_jobs_and_process_again_when_settled(
+    signed_in: Client, user: User
+) -> None:
+    file = file_make(owner=user, state=FileState.FAILED)
+    failed = job_make(file=file, step="image.thumbnail", state=JobState.FAILED, error="boom")
+    job_make(file=file, step="checksum", state=JobState.SUCCEEDED, position=1)
+
+    html = signed_in.get(f"/files/{file.pk}/").text
+
+    assert re.findall(r'action="(/jobs/[^"]+/retry/)"', html) == [f"/jobs/{failed.pk}/retry/"]
+    assert f'action="/files/{file.pk}/reprocess/"' in html
+
+
+def test_retry_button_runs_the_failed_job_again_and_returns_to_the_file(
+    signed_in: Client, user: User, fake_storage: FakeStorageServer
+) -> None:
+    file = file_make(owner=user, state=FileState.FAILED)
+    failed = job_make(file=file, step="image.thumbnail", state=JobState.FAILED, error="boom")
+
+    response = signed_in.post(f"/jobs/{failed.pk}/retry/", follow=True)
+
+    assert response.redirect_chain == [(f"/files/{file.pk}/", 302)]
+    assert [str(m) for m in response.context["messages"]] == ["image.thumbnail will run again."]
+    assert [r.jobs[0].job_id for r in fake_storage.storage.dispatches] == [str(failed.pk)]
+    assert Job.objects.get(pk=failed.pk).state == JobState.QUEUED
+    assert "live-note" in response.text  # the page now follows the job live
+
+
+def test_process_again_button_runs_the_files_steps_as_new_jobs(
+    signed_in: Client, user: User, fake_storage: FakeStorageServer
+) -> None:
+    file = file_make(owner=user, state=FileState.READY)
+    job_make(file=file, step="checksum", state=JobState.SUCCEEDED)
+
+    response = signed_in.post(f"/files/{file.pk}/reprocess/", follow=True)
+
+    assert response.redirect_chain == [(f"/files/{file.pk}/", 302)]
+    assert [str(m) for m in response.context["messages"]] == ["The file is being processed again."]
+    assert [(j.step, j.state) for j in file.jobs.filter(superseded=False)] == [
+        ("checksum", JobState.QUEUED)
+    ]
+
+
+def test_retry_button_while_storage_is_down_says_so_and_changes_nothing(
+    signed_in: Client, user: User, storage_down: str
+) -> None:
+    file = file_make(owner=user, state=FileState.FAILED)
+    failed = job_make(file=file, step="checksum", state=JobState.FAILED, error="boom")
+
+    response = signed_in.post(f"/jobs/{failed.pk}/retry/", follow=True)
+
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert message.startswith("The storage service is unavailable")
+    assert Job.objects.get(pk=failed.pk).state == JobState.FAILED
+
+
+def test_retry_and_reprocess_buttons_of_another_users_file_are_not_found(
+    signed_in: Client, other_user: User, fake_storage: FakeStorageServer
+) -> None:
+    theirs = file_make(owner=other_user, state=FileState.FAILED)
+    job = job_make(file=theirs, step="checksum", state=JobState.FAILED)
+
+    responses = [
+        signed_in.post(f"/jobs/{job.pk}/retry/"),
+        signed_in.post(f"/files/{theirs.pk}/reprocess/"),
+    ]
+
+    assert [r.status_code for r in responses] == [404, 404]
+    assert fake_storage.storage.dispatches == []
+    assert signed_in.get(f"/jobs/{job.pk}/retry/").status_code == 405
