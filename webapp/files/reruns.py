@@ -111,8 +111,9 @@ def _job_put_back(*, job_id: uuid.UUID, failed: _FailedJob) -> None:
 
 def file_reprocess(*, file: File, steps: Sequence[str] = ()) -> File:
     """Run `steps` (default: the file's current steps) on the stored file again, as new
-    jobs that supersede the file's earlier jobs of the same steps. InvalidInput for an
-    unknown step; Conflict "not_stored" when the file has no stored bytes."""
+    jobs that supersede the file's earlier jobs of the same steps; returns the file, now
+    processing. InvalidInput for an unknown step; Conflict "not_stored" when the file has
+    no stored bytes."""
     if not file.is_stored:
         raise Conflict(
             "The file's bytes are not stored; there is nothing to process.", code="not_stored"
@@ -124,11 +125,11 @@ def file_reprocess(*, file: File, steps: Sequence[str] = ()) -> File:
         )
     except ServiceError as error:
         raise storage_error(error) from error
-    _jobs_record(file_id=file.pk, dispatched=dispatched)
+    reprocessed = _jobs_record(file_id=file.pk, dispatched=dispatched)
     logger.info(
         "file reprocessed", extra={"fields": {"file_id": file.pk, "steps": ",".join(chosen)}}
     )
-    return file
+    return reprocessed
 
 
 def reprocess_steps(*, file: File, requested: Sequence[str]) -> list[str]:
@@ -151,7 +152,7 @@ def reprocess_steps(*, file: File, requested: Sequence[str]) -> list[str]:
 
 
 @transaction.atomic
-def _jobs_record(*, file_id: uuid.UUID, dispatched: Sequence[DispatchedJob]) -> None:
+def _jobs_record(*, file_id: uuid.UUID, dispatched: Sequence[DispatchedJob]) -> File:
     file = file_locked(file_id)
     new_ids = [uuid.UUID(job.job_id) for job in dispatched]
     last = file.jobs.exclude(pk__in=new_ids).aggregate(last=Max("position"))["last"]
@@ -166,6 +167,7 @@ def _jobs_record(*, file_id: uuid.UUID, dispatched: Sequence[DispatchedJob]) -> 
         superseded=True
     )
     _file_refresh(file)
+    return file
 
 
 def _locked(job_id: uuid.UUID) -> tuple[File, Job]:
