@@ -1,9 +1,12 @@
-"""One job, start to end, without the broker: fetch, verify, run the step, store.
+"""One job, start to end, without the broker: recall, or fetch, verify, run, store, remember.
 
-The input is streamed from storage into a temporary file while its SHA-256 is
-computed, so memory stays flat whatever the file size and no step ever sees bytes
-that differ from what storage committed. Isolated steps get that file's path in a
-resource-limited child process (see sandbox); the others run in the worker.
+A result storage remembers for the same input, step, version and options is reused:
+its derivatives are linked to the file and nothing is read or decoded (see
+remembering), unless the task is forced (a reprocess). Otherwise the input is streamed
+from storage into a temporary file while its SHA-256 is computed, so memory stays
+flat whatever the file size and no step ever sees bytes that differ from what storage
+committed. Isolated steps get that file's path in a resource-limited child process
+(see sandbox); the others run in the worker.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any, BinaryIO, cast
 import grpc
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
+from processor_service.memory import release_free_memory
+from processor_service.remembering import recall, remember, result_key
 from processor_service.sandbox import DecoderFailure, SandboxLimits, run_isolated
 from processor_service.steps import (
     DerivativeOutput,
@@ -30,31 +35,30 @@ from processor_service.steps import (
     find_step,
 )
 from usp.errors import ServiceError
-from usp.storage_client import StorageClient, StoredObject
+from usp.storage_client import StorageClient, StoredDerivative, StoredObject
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Task:
-    """One step to apply to one stored file, as storage dispatched it."""
+    """One step to apply to one stored file, as storage dispatched it; `force` computes
+    even when a result is remembered."""
 
     job_id: str
     file_id: str
     step: str
     input: StoredObject
-
-
-@dataclass(frozen=True)
-class StoredDerivative:
-    kind: str
-    object: StoredObject
+    force: bool = False
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a job produced; `reused` when it was remembered from earlier work."""
+
     metadata: dict[str, Any]
     derivatives: list[StoredDerivative]
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,45 @@ def run_task(
     options: StepOptions,
     sandbox: SandboxLimits | None = None,
 ) -> Outcome:
-    """Run `task`'s step on its verified input and store what it produced.
+    """The remembered result of `task`'s step on its input, or the step run on the
+    verified input, what it produced stored and remembered.
 
     An isolated step runs under `sandbox`'s limits; with no limits given, in-process.
     """
     step = find_step(task.step)
+    key = result_key(step, task.input.sha256, options)
+    if not task.force:
+        remembered = recall(storage, key, file_id=task.file_id, job_id=task.job_id)
+        if remembered is not None:
+            return Outcome(remembered.metadata, remembered.derivatives, reused=True)
+    outcome = compute(step, task, storage=storage, options=options, sandbox=sandbox)
+    remember(
+        storage,
+        key,
+        file_id=task.file_id,
+        job_id=task.job_id,
+        metadata=outcome.metadata,
+        derivatives=outcome.derivatives,
+    )
+    return outcome
+
+
+def compute(
+    step: Step,
+    task: Task,
+    *,
+    storage: StorageClient,
+    options: StepOptions,
+    sandbox: SandboxLimits | None,
+) -> Outcome:
+    """Run the step on the verified input and store its derivatives."""
     source = StepInput(task.input.sha256, task.input.size, task.input.content_type)
-    with fetch_verified(storage, task.input) as stream:
-        result = run_step(step, stream, source, options, sandbox)
-    stored = [store_derivative(storage, task, output) for output in result.derivatives]
+    try:
+        with fetch_verified(storage, task.input) as stream:
+            result = run_step(step, stream, source, options, sandbox)
+        stored = [store_derivative(storage, task, output) for output in result.derivatives]
+    finally:
+        release_free_memory()  # what reading the input freed, back to the system
     return Outcome(metadata=result.metadata, derivatives=stored)
 
 

@@ -33,7 +33,13 @@ def parse_task(payload: Any) -> Task:
         missing.append("input.checksum.sha256")
     if missing:
         raise PermanentError("malformed_task", f"the task lacks {', '.join(missing)}")
-    return Task(message.job_id, message.file_id, message.step, object_from_proto(message.input))
+    return Task(
+        message.job_id,
+        message.file_id,
+        message.step,
+        object_from_proto(message.input),
+        force=message.force,
+    )
 
 
 def job_started(task: Task, *, attempt: int) -> Envelope:
@@ -47,6 +53,7 @@ def job_succeeded(task: Task, *, attempt: int, outcome: Outcome) -> Envelope:
     payload = processor_service_pb2.JobSucceeded(
         attempt=attempt,
         step=task.step,
+        reused=outcome.reused,
         metadata=metadata,
         derivatives=[
             common_pb2.Derivative(kind=item.kind, object=object_to_proto(item.object))

@@ -28,7 +28,11 @@ class JobReporter:
 
     def succeeded(self, task: Task, *, attempt: int, outcome: Outcome) -> None:
         self._publish(protocol.job_succeeded(task, attempt=attempt, outcome=outcome))
-        fields = {**_fields(task, attempt), "derivatives": len(outcome.derivatives)}
+        fields = {
+            **_fields(task, attempt),
+            "derivatives": len(outcome.derivatives),
+            "reused": outcome.reused,
+        }
         logger.info("job succeeded", extra={"fields": fields})
 
     def failed(self, task: Task, *, attempt: int, error: JobError, will_retry: bool) -> None:

@@ -18,6 +18,9 @@ class Settings:
     broker_url: str = ""
     namespace: str = "usp"
     worker_threads: int = 4
+    # At most this many threads run retries and reprocessing; 0: half the worker threads
+    # (at least one). The other threads are kept for fresh uploads.
+    reprocess_threads: int = 0
     thumbnail_sizes: tuple[int, ...] = (256, 1024)
     thumbnail_format: str = "WEBP"
     max_pixels: int = 50_000_000
@@ -32,6 +35,11 @@ class Settings:
     decoder_memory_limit: int = GIB
     decoder_max_crashes: int = 2
 
+    @property
+    def reprocess_share(self) -> int:
+        """How many worker threads retries and reprocessing may occupy at once."""
+        return self.reprocess_threads or max(1, self.worker_threads // 2)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         grpc_port = config.env_int("USP_STORAGE_GRPC_PORT", 50052, environ)
@@ -43,6 +51,7 @@ class Settings:
             broker_url=config.broker_url(environ),
             namespace=config.broker_namespace(environ),
             worker_threads=config.env_int("USP_PROCESSOR_THREADS", 4, environ),
+            reprocess_threads=config.env_int("USP_PROCESSOR_REPROCESS_THREADS", 0, environ),
             thumbnail_sizes=_sizes("USP_THUMBNAIL_SIZES", ["256", "1024"], environ),
             thumbnail_format=config.env_str("USP_THUMBNAIL_FORMAT", "WEBP", environ).upper(),
             max_pixels=config.env_int("USP_MAX_IMAGE_PIXELS", 50_000_000, environ),
@@ -80,10 +89,21 @@ class Settings:
             USP_ARCHIVE_MAX_RATIO=self.archive_max_ratio,
             USP_DECODER_MEMORY_LIMIT=self.decoder_memory_limit,
         )
+        self._validate_reprocess_threads()
         if self.max_retries < 0:
             raise config.ConfigError("USP_JOB_MAX_RETRIES must be zero or more")
         if self.decoder_max_crashes < 1:
             raise config.ConfigError("USP_DECODER_MAX_CRASHES must be one or more")
+
+    def _validate_reprocess_threads(self) -> None:
+        # With one worker thread the two queues share it; with more, fresh uploads keep
+        # at least one thread of their own.
+        most = max(1, self.worker_threads - 1)
+        if not 0 <= self.reprocess_threads <= most:
+            raise config.ConfigError(
+                f"USP_PROCESSOR_REPROCESS_THREADS must be 0 (half the threads) to {most} "
+                f"(USP_PROCESSOR_THREADS - 1), got {self.reprocess_threads}"
+            )
 
 
 def _sizes(name: str, default: list[str], environ: Mapping[str, str] | None) -> tuple[int, ...]:

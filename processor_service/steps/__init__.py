@@ -76,8 +76,11 @@ class Step:
     """A named, versioned step.
 
     `accepts` holds MIME type patterns (fnmatch style) of the inputs the step is meant
-    for; `limits` names the StepOptions fields it enforces; an `isolated` step decodes
-    untrusted formats and runs in a resource-limited child process.
+    for; `limits` names the StepOptions fields it enforces; `outputs` names the other
+    StepOptions fields that shape what it produces; an `isolated` step decodes untrusted
+    formats and runs in a resource-limited child process. A step's result is named by its
+    input, name, version and the values of its limits and outputs, so a change of code
+    must come with a new version.
     """
 
     name: str
@@ -86,6 +89,12 @@ class Step:
     accepts: tuple[str, ...] = ("*/*",)
     limits: tuple[str, ...] = ()
     isolated: bool = False
+    outputs: tuple[str, ...] = ()
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """Every option its result depends on, sorted."""
+        return tuple(sorted({*self.limits, *self.outputs}))
 
     def accepts_type(self, content_type: str) -> bool:
         essence = base_type(content_type)
@@ -108,7 +117,15 @@ def _registry() -> dict[str, Step]:
         Step("metadata", 1, metadata.run, limits=("max_pixels",), isolated=True),
         Step("checksum", 1, checksum.run),
         Step("image.metadata", 1, image_metadata.run, IMAGES, ("max_pixels",), isolated=True),
-        Step("image.thumbnail", 2, thumbnail.run, IMAGES, thumbnail.LIMITS, isolated=True),
+        Step(
+            "image.thumbnail",
+            2,
+            thumbnail.run,
+            IMAGES,
+            thumbnail.LIMITS,
+            isolated=True,
+            outputs=thumbnail.OUTPUTS,
+        ),
         Step("pdf.preview", 1, pdf_preview.run, PDF, pdf_preview.LIMITS, isolated=True),
         Step("text.stats", 1, text_stats.run, TEXT, text_stats.LIMITS),
         Step("archive.listing", 1, archive_listing.run, ARCHIVE, archive_listing.LIMITS, True),

@@ -24,6 +24,7 @@ from processor_service.steps import (
 from processor_service.steps.imaging import is_svg, load_pixels, open_image
 
 LIMITS = ("max_pixels", "thumbnail_sizes")
+OUTPUTS = ("thumbnail_format",)
 CONTENT_TYPES = {"WEBP": "image/webp", "JPEG": "image/jpeg"}
 QUALITY = {"WEBP": 80, "JPEG": 85}
 

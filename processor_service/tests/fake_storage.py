@@ -1,8 +1,9 @@
 """An in-memory usp.v1.StorageService behind a real gRPC server, for the processor's tests.
 
 It follows the contract in proto/storage_service.proto closely enough for the processor:
-content-addressed writes (derivatives recorded with their file, kind and job), ranged
-streaming reads, and a switch to make the next reads fail with UNAVAILABLE.
+content-addressed writes (derivatives recorded with their file, kind and job, and each
+file's current derivative of a kind in `refs`), ranged streaming reads, remembered step
+results (lookup, record, link), and a switch to make the next reads fail with UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -39,10 +40,21 @@ def sniff(data: bytes) -> str:
         return "application/octet-stream"
 
 
+ResultKeyTuple = tuple[str, str, int, str]
+
+
+def key_tuple(key: storage_service_pb2.ResultKey) -> ResultKeyTuple:
+    return (key.input_sha256, key.step, key.version, key.options_digest)
+
+
 class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
         self.derivatives: list[RecordedDerivative] = []
+        self.refs: dict[tuple[str, str], RecordedDerivative] = {}
+        self.results: dict[ResultKeyTuple, storage_service_pb2.StepResultRecord] = {}
+        self.lookups: list[ResultKeyTuple] = []
+        self.links: list[tuple[ResultKeyTuple, str, str]] = []
         self.reads: list[str] = []
         self.failing_reads = 0
         self._lock = threading.Lock()
@@ -97,10 +109,57 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, "no such object")
         return self._info(sha256, self.objects[sha256])
 
+    def LookupResult(
+        self, request: storage_service_pb2.ResultKey, context: grpc.ServicerContext
+    ) -> storage_service_pb2.StepResultRecord:
+        with self._lock:
+            self.lookups.append(key_tuple(request))
+            return self._remembered(request, context)
+
+    def RecordResult(
+        self, request: storage_service_pb2.RecordResultRequest, context: grpc.ServicerContext
+    ) -> storage_service_pb2.RecordResultResponse:
+        with self._lock:
+            if not self._all_stored(request.result):
+                context.abort(grpc.StatusCode.NOT_FOUND, "a derivative is not stored")
+            self.results[key_tuple(request.result.key)] = request.result
+            self._link(request.result, request.file_id, request.job_id)
+        return storage_service_pb2.RecordResultResponse()
+
+    def LinkResult(
+        self, request: storage_service_pb2.LinkResultRequest, context: grpc.ServicerContext
+    ) -> storage_service_pb2.RecordResultResponse:
+        with self._lock:
+            record = self._remembered(request.key, context)
+            self.links.append((key_tuple(request.key), request.file_id, request.job_id))
+            self._link(record, request.file_id, request.job_id)
+        return storage_service_pb2.RecordResultResponse()
+
+    def _remembered(
+        self, key: storage_service_pb2.ResultKey, context: grpc.ServicerContext
+    ) -> storage_service_pb2.StepResultRecord:
+        record = self.results.get(key_tuple(key))
+        if record is None or not self._all_stored(record):
+            context.abort(grpc.StatusCode.NOT_FOUND, "no result is remembered for that key")
+            raise AssertionError("context.abort returned")
+        return record
+
+    def _all_stored(self, record: storage_service_pb2.StepResultRecord) -> bool:
+        return all(item.object.checksum.sha256 in self.objects for item in record.derivatives)
+
+    def _link(
+        self, record: storage_service_pb2.StepResultRecord, file_id: str, job_id: str
+    ) -> None:
+        for item in record.derivatives:
+            sha256 = item.object.checksum.sha256
+            self.refs[(file_id, item.kind)] = RecordedDerivative(file_id, item.kind, job_id, sha256)
+
     def _record(self, header: storage_service_pb2.WriteHeader, sha256: str) -> None:
         if header.HasField("derivative_of"):
             kind, job_id = header.derivative_of.kind, header.derivative_of.job_id
-            self.derivatives.append(RecordedDerivative(header.file_id, kind, job_id, sha256))
+            derivative = RecordedDerivative(header.file_id, kind, job_id, sha256)
+            self.derivatives.append(derivative)
+            self.refs[(header.file_id, kind)] = derivative
 
     @staticmethod
     def _info(sha256: str, data: bytes) -> common_pb2.ObjectInfo:

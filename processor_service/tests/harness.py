@@ -23,6 +23,7 @@ class Harness:
     def __init__(self, settings: Settings) -> None:
         self.broker = StubBroker()
         self.queue = jobs.process_queue(settings.namespace)
+        self.reprocess_queue = jobs.reprocess_queue(settings.namespace)
         self.worker = create_worker(settings, broker=self.broker)
         # Idle threads wake up this often; short, so that stopping and delayed retries are quick.
         self.worker.worker_timeout = 50
@@ -34,22 +35,33 @@ class Harness:
         self.settle()
         return job_id
 
-    def submit(self, step: str, obj: common_pb2.ObjectInfo) -> str:
-        """Enqueue one task as storage does, without waiting for it."""
-        job_id = str(uuid.uuid4())
+    def submit(
+        self,
+        step: str,
+        obj: common_pb2.ObjectInfo,
+        *,
+        file_id: str = FILE_ID,
+        job_id: str = "",
+        force: bool = False,
+        reprocess: bool = False,
+    ) -> str:
+        """Enqueue one task as storage does, without waiting for it: on the reprocess
+        queue when `reprocess`, with a new job id unless one is given."""
+        job_id = job_id or str(uuid.uuid4())
         task = processor_service_pb2.ProcessTask(
-            job_id=job_id, file_id=FILE_ID, step=step, input=obj
+            job_id=job_id, file_id=file_id, step=step, input=obj, force=force
         )
-        self.send(json_format.MessageToDict(task, preserving_proto_field_name=True), job_id)
+        payload = json_format.MessageToDict(task, preserving_proto_field_name=True)
+        self.send(payload, job_id, queue=self.reprocess_queue if reprocess else self.queue)
         return job_id
 
     def enqueue(self, payload: Any, job_id: str) -> None:
         self.send(payload, job_id)
         self.settle()
 
-    def send(self, payload: Any, job_id: str) -> None:
+    def send(self, payload: Any, job_id: str, *, queue: str = "") -> None:
         message: dramatiq.Message[Any] = dramatiq.Message(
-            queue_name=self.queue,
+            queue_name=queue or self.queue,
             actor_name=jobs.PROCESS_ACTOR,
             args=(payload,),
             kwargs={},
@@ -59,8 +71,9 @@ class Harness:
         self.broker.enqueue(message)
 
     def settle(self, timeout_ms: int = 60_000) -> None:
-        """Wait until every enqueued message, retries included, is done."""
-        self.broker.join(self.queue, fail_fast=False, timeout=timeout_ms)
+        """Wait until every enqueued message on both queues, retries included, is done."""
+        for queue in (self.reprocess_queue, self.queue):
+            self.broker.join(queue, fail_fast=False, timeout=timeout_ms)
         self.worker.join()
 
     def stop(self) -> None:

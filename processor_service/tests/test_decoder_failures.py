@@ -91,9 +91,9 @@ def test_with_one_crash_allowed_the_first_crash_fails_the_job(
 def test_a_crashing_decoder_leaves_the_other_jobs_alone(
     harness: Harness, fake_storage: FakeStorage, event_tap: EventTap
 ) -> None:
-    image = fake_storage.put(png(800, 600))
+    images = [fake_storage.put(png(800 + n, 600)) for n in range(3)]  # none remembered
     crashing = [harness.submit("test.segfault", fake_storage.put(b"bad")) for _ in range(3)]
-    good = [harness.submit("image.thumbnail", image) for _ in range(3)]
+    good = [harness.submit("image.thumbnail", image) for image in images]
     harness.settle()
 
     results = outcomes(event_tap.drain())

@@ -93,3 +93,32 @@ def test_failed_event_carries_the_error_and_whether_a_retry_follows() -> None:
         "error": {"code": "storage_unavailable", "message": "try again", "transient": True},
         "will_retry": True,
     }
+
+
+def test_a_forced_task_is_parsed_as_forced() -> None:
+    message = processor_service_pb2.ProcessTask(
+        job_id="job-1",
+        file_id="file-1",
+        step="metadata",
+        input=common_pb2.ObjectInfo(checksum=common_pb2.Checksum(sha256=SHA)),
+        force=True,
+    )
+
+    task = protocol.parse_task(json_format.MessageToDict(message, preserving_proto_field_name=True))
+
+    assert (task.job_id, task.force) == ("job-1", True)
+
+
+def test_a_reused_result_is_marked_reused_in_the_succeeded_event() -> None:
+    outcome = Outcome(metadata={}, derivatives=[], reused=True)
+
+    envelope = protocol.job_succeeded(TASK, attempt=1, outcome=outcome)
+
+    succeeded = processor_service_pb2.JobSucceeded()
+    assert envelope.payload.Unpack(succeeded)
+    assert json_format.MessageToDict(succeeded, preserving_proto_field_name=True) == {
+        "attempt": 1,
+        "step": "metadata",
+        "reused": True,
+        "metadata": {},
+    }

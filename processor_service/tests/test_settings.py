@@ -13,6 +13,7 @@ def test_defaults_point_at_local_storage_and_the_embedded_brokers() -> None:
         broker_url="",
         namespace="usp",
         worker_threads=4,
+        reprocess_threads=0,
         thumbnail_sizes=(256, 1024),
         thumbnail_format="WEBP",
         max_pixels=50_000_000,
@@ -36,7 +37,8 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
             "USP_SERVICE_TOKEN": "secret",
             "USP_BROKER_URL": "amqp://rabbit/",
             "USP_BROKER_NAMESPACE": "prod",
-            "USP_PROCESSOR_THREADS": "2",
+            "USP_PROCESSOR_THREADS": "3",
+            "USP_PROCESSOR_REPROCESS_THREADS": "2",
             "USP_THUMBNAIL_SIZES": "512, 128,512",
             "USP_THUMBNAIL_FORMAT": "jpeg",
             "USP_MAX_IMAGE_PIXELS": "1000",
@@ -58,7 +60,8 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         service_token="secret",
         broker_url="amqp://rabbit/",
         namespace="prod",
-        worker_threads=2,
+        worker_threads=3,
+        reprocess_threads=2,
         thumbnail_sizes=(128, 512),
         thumbnail_format="JPEG",
         max_pixels=1000,
@@ -91,8 +94,29 @@ def test_storage_target_follows_the_storage_grpc_port_when_not_given() -> None:
         ("USP_DECODER_MAX_CRASHES", "0"),
         ("USP_PROCESSOR_THREADS", "many"),
         ("USP_JOB_MAX_RETRIES", "-1"),
+        ("USP_PROCESSOR_REPROCESS_THREADS", "-1"),
+        ("USP_PROCESSOR_REPROCESS_THREADS", "4"),
     ],
 )
 def test_unusable_values_are_refused_with_the_variable_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("threads", "reprocess", "share"),
+    [("4", "", 2), ("5", "", 2), ("1", "", 1), ("2", "", 1), ("8", "7", 7), ("1", "1", 1)],
+)
+def test_reprocessing_gets_half_the_threads_unless_told_and_never_all_of_several(
+    threads: str, reprocess: str, share: int
+) -> None:
+    environ = {"USP_PROCESSOR_THREADS": threads}
+    if reprocess:
+        environ["USP_PROCESSOR_REPROCESS_THREADS"] = reprocess
+
+    assert Settings.from_env(environ).reprocess_share == share
+
+
+def test_reprocessing_may_not_take_every_thread_of_several() -> None:
+    with pytest.raises(ConfigError, match=r"USP_PROCESSOR_REPROCESS_THREADS must be 0 .* to 1 "):
+        Settings.from_env({"USP_PROCESSOR_THREADS": "2", "USP_PROCESSOR_REPROCESS_THREADS": "2"})

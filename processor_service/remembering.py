@@ -1,0 +1,79 @@
+"""Results remembered by storage, so the same work on the same content is done once.
+
+A result is named by (input SHA-256, step, step version, options digest), the digest
+being the SHA-256 of a canonical JSON of the options the step's result depends on (its
+limits and outputs). A second file with the same bytes, or a redelivered message, finds
+the result and links its derivatives instead of decoding anything; a change of options
+(other thumbnail sizes) or of the step's version names another result and recomputes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from typing import Any
+
+import grpc
+
+from processor_service.steps import Step, StepOptions
+from usp.errors import ServiceError
+from usp.storage_client import RememberedResult, ResultKey, StorageClient, StoredDerivative
+
+logger = logging.getLogger(__name__)
+
+
+def options_digest(step: Step, options: StepOptions) -> str:
+    """SHA-256 hex of the canonical JSON of the options `step`'s result depends on."""
+    chosen = dataclasses.asdict(options)
+    values = {name: chosen[name] for name in step.option_names}
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def result_key(step: Step, input_sha256: str, options: StepOptions) -> ResultKey:
+    return ResultKey(input_sha256.lower(), step.name, step.version, options_digest(step, options))
+
+
+def recall(
+    storage: StorageClient, key: ResultKey, *, file_id: str, job_id: str
+) -> RememberedResult | None:
+    """The remembered result, its derivatives now linked to `file_id` as `job_id`'s;
+    None when there is none (or its derivatives went meanwhile) and the step must run."""
+    remembered = storage.lookup_result(key)
+    if remembered is None:
+        return None
+    try:
+        storage.link_result(key, file_id=file_id, job_id=job_id)
+    except ServiceError as error:
+        if error.status != grpc.StatusCode.NOT_FOUND:
+            raise
+        logger.info("remembered result went", extra={"fields": _fields(key, job_id)})
+        return None
+    logger.info("result reused", extra={"fields": _fields(key, job_id)})
+    return remembered
+
+
+def remember(
+    storage: StorageClient,
+    key: ResultKey,
+    *,
+    file_id: str,
+    job_id: str,
+    metadata: dict[str, Any],
+    derivatives: list[StoredDerivative],
+) -> None:
+    """Tell storage what the step produced. Only an optimisation for later jobs: the
+    derivatives are already stored and linked, so a failure is logged, not raised."""
+    try:
+        storage.record_result(
+            key, metadata=metadata, derivatives=derivatives, file_id=file_id, job_id=job_id
+        )
+    except ServiceError as error:
+        fields = {**_fields(key, job_id), "status": error.status.name, "error": error.message}
+        logger.warning("result not remembered", extra={"fields": fields})
+
+
+def _fields(key: ResultKey, job_id: str) -> dict[str, object]:
+    return {"job_id": job_id, "step": key.step, "version": key.version, "sha256": key.input_sha256}
