@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -178,7 +178,7 @@ def _upsert(session: Session, result: StepResultInfo, derivatives: Sequence[Deri
         "created_at": utcnow(),
     }
     key = {column: getattr(result.key, column) for column in _KEY_COLUMNS}
-    statement = insert(StepResult.__table__).values(**key, **values)
+    statement = insert(cast(sa.Table, StepResult.__table__)).values(**key, **values)
     session.execute(statement.on_conflict_do_update(index_elements=_KEY_COLUMNS, set_=values))
 
 
