@@ -63,6 +63,9 @@ class ProcessorWorker(dramatiq.Worker):
     other fresh jobs. The fresh queue keeps Dramatiq's usual prefetch (twice the threads)
     and may use every thread the reprocess queue leaves idle. Retries of a reprocess job
     come back to the reprocess queue (through its delay queue) and stay in its share.
+    With a single worker thread both queues share it, and a fresh job waits for at most
+    the one reprocess job in hand. The per-queue prefetch overrides Dramatiq's
+    `_add_consumer`; test_queues and test_rabbitmq fail if a Dramatiq upgrade changes it.
     """
 
     def __init__(
