@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from usp.namespace import delete_namespace
+
 RABBITMQ_URL = os.environ.get("USP_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 POSTGRES_URL = os.environ.get("USP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 
@@ -46,25 +48,7 @@ def broker_namespace(rabbitmq_url: str) -> Iterator[str]:
     """A namespace of queues and exchanges of this test's own, deleted afterwards."""
     namespace = f"usp-test-{uuid.uuid4().hex[:10]}"
     yield namespace
-    _delete_namespace(rabbitmq_url, namespace)
-
-
-def _delete_namespace(url: str, namespace: str) -> None:
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        for queue in (
-            f"{namespace}.process",
-            f"{namespace}.reprocess",
-            f"{namespace}.webapp.events",
-        ):
-            for suffix in ("", ".DQ", ".XQ"):
-                channel.queue_delete(queue=queue + suffix)
-        channel.exchange_delete(exchange=f"{namespace}.events")
-    finally:
-        connection.close()
+    delete_namespace(rabbitmq_url, namespace)
 
 
 @pytest.fixture(scope="session")

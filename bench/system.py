@@ -18,6 +18,7 @@ from tests.e2e.system import (
     running_system,
     system_env,
 )
+from usp.namespace import delete_namespace
 
 RABBITMQ_HOST = "127.0.0.1"
 RABBITMQ_PORT = 5672
@@ -99,18 +100,3 @@ def _services(supervisor: int) -> dict[str, int]:
     if missing:
         raise RuntimeError(f"service processes not found: {', '.join(sorted(missing))}")
     return services
-
-
-def delete_namespace(url: str, namespace: str) -> None:
-    """Remove the queues and the exchange the run created on RabbitMQ."""
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        for queue in (f"{namespace}.process", f"{namespace}.webapp.events"):
-            for suffix in ("", ".DQ", ".XQ"):
-                channel.queue_delete(queue=queue + suffix)
-        channel.exchange_delete(exchange=f"{namespace}.events")
-    finally:
-        connection.close()
