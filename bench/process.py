@@ -1,0 +1,390 @@
+"""How fast uploads are processed, measured in one run on RabbitMQ with separate processes.
+
+    python -m bench.process             # 200 JPEGs of 1600x1200, 100 latency uploads
+    python -m bench.process --quick     # 40 JPEGs, 30 latency uploads
+
+e. thumbnails per second end to end (commit -> thumbnail-256 stored) with two processor
+   processes (`python -m usp.run --processes` plus a second `python -m processor_service`
+   on the same environment) ÷ the same step function (processor_service.steps.thumbnail's
+   run, the worker's StepOptions) in a tight loop in a pool of as many processes;
+f. commit -> job-start latency: for uploads made one at a time on an idle system, the
+   time from the PUT's response (the commit) to the job.started event of the file's
+   first job, read from a queue bound to "<ns>.events" (the event's occurred_at minus the
+   client's clock at the response; both clocks are this machine's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import multiprocessing
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kombu
+import pika
+from PIL import Image
+
+from bench import machine
+from bench.client import BenchClient
+from bench.system import RABBITMQ_URL, BenchSystem, rabbitmq_reachable, started
+from bench.upload import MIB, Row, table
+from processor_service.actors import step_options
+from processor_service.settings import Settings
+from processor_service.steps import StepInput, StepOptions, thumbnail
+from tests.e2e.system import ROOT
+from usp.events import decode, exchange
+from usp.jobs import process_queue
+from usp.v1 import processor_service_pb2
+
+TARGETS = {"throughput": 0.8, "p50": 0.020, "p99": 0.100}
+THUMBNAIL_STEP = "image.thumbnail"
+THUMBNAIL_KIND = "thumbnail-256"
+IMAGE_SIZE = (1600, 1200)
+PROCESSORS = 2
+UPLOAD_THREADS = 8
+WAIT_SECONDS = 900.0
+
+
+@dataclass(frozen=True)
+class Options:
+    images: int
+    latency_uploads: int
+    keep: bool
+
+
+@dataclass
+class EventLog:
+    """What the bench's own queue on the event exchange has seen, by file."""
+
+    first_start: dict[str, float] = field(default_factory=dict)
+    thumbnail_done: dict[str, float] = field(default_factory=dict)
+    reused: int = 0
+    failed: list[str] = field(default_factory=list)
+    condition: threading.Condition = field(default_factory=threading.Condition)
+
+    def record(self, body: bytes) -> None:
+        envelope = decode(body)
+        at = envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9
+        with self.condition:
+            if envelope.type == "job.started":
+                earlier = self.first_start.get(envelope.file_id, at)
+                self.first_start[envelope.file_id] = min(earlier, at)
+            elif envelope.type == "job.succeeded":
+                self._succeeded(envelope.file_id, envelope, at)
+            elif envelope.type == "job.failed":
+                self.failed.append(envelope.file_id)
+            self.condition.notify_all()
+
+    def _succeeded(self, file_id: str, envelope: object, at: float) -> None:
+        payload = processor_service_pb2.JobSucceeded()
+        envelope.payload.Unpack(payload)  # type: ignore[attr-defined]
+        self.reused += int(payload.reused)
+        kinds = {derivative.kind for derivative in payload.derivatives}
+        if payload.step == THUMBNAIL_STEP and THUMBNAIL_KIND in kinds:
+            self.thumbnail_done[file_id] = at
+
+    def wait(self, ready: object, *, timeout: float, what: str) -> None:
+        with self.condition:
+            if not self.condition.wait_for(ready, timeout=timeout):  # type: ignore[arg-type]
+                raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+@contextmanager
+def listening(namespace: str) -> Iterator[EventLog]:
+    """A queue of the bench's own bound to the job events, drained by a thread."""
+    log = EventLog()
+    stop = threading.Event()
+    connection = kombu.Connection(RABBITMQ_URL)
+    events = exchange(namespace)
+    queue = kombu.Queue(
+        f"{namespace}.bench.events",
+        exchange=events,
+        bindings=[
+            kombu.binding(events, routing_key=key)
+            for key in ("job.started", "job.succeeded", "job.failed")
+        ],
+        exclusive=True,
+        auto_delete=True,
+    )
+
+    def on_message(message: kombu.Message) -> None:
+        log.record(message.body)
+        message.ack()
+
+    with connection.Consumer([queue], on_message=on_message, accept=None):
+        # Declared (and bound) before anything is uploaded; drained by this thread only.
+        def drain() -> None:
+            while not stop.is_set():
+                try:
+                    connection.drain_events(timeout=0.2)
+                except TimeoutError:
+                    continue
+
+        thread = threading.Thread(target=drain, daemon=True)
+        thread.start()
+        try:
+            yield log
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+    connection.release()
+
+
+@contextmanager
+def second_processor(system: BenchSystem, workdir: Path) -> Iterator[int]:
+    """One more `python -m processor_service` on the system's environment, until it
+    consumes from the process queue beside the supervised one."""
+    env = system.running.env
+    with (workdir / "processor-2.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "processor_service"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_consumers(process_queue(env["USP_BROKER_NAMESPACE"]), PROCESSORS, process)
+        yield process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for_consumers(queue: str, count: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    try:
+        channel = connection.channel()
+        while channel.queue_declare(queue=queue, passive=True).method.consumer_count < count:
+            if process.poll() is not None:
+                raise RuntimeError(f"the second processor exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{queue} has fewer than {count} consumers after 60s")
+            time.sleep(0.1)
+    finally:
+        connection.close()
+
+
+def base_image() -> Image.Image:
+    """A photograph-like 1600x1200 picture: gradients with some grain."""
+    red = Image.linear_gradient("L").resize(IMAGE_SIZE)
+    green = Image.radial_gradient("L").resize(IMAGE_SIZE)
+    blue = Image.effect_noise(IMAGE_SIZE, 24).point(lambda value: value // 2 + 64)
+    return Image.merge("RGB", (red, green, blue))
+
+
+def unique_images(base: Image.Image, count: int, *, image_format: str) -> list[bytes]:
+    """`count` encodings of `base`, each with one pixel of its own."""
+    encoded: list[bytes] = []
+    for index in range(count):
+        copy = base.copy()
+        copy.putpixel((index % copy.width, index // copy.width % copy.height), (index % 251, 7, 9))
+        buffer = io.BytesIO()
+        copy.save(buffer, format=image_format, quality=90)
+        encoded.append(buffer.getvalue())
+    return encoded
+
+
+def _thumbnail_once(arguments: tuple[bytes, StepOptions]) -> int:
+    data, options = arguments
+    source = StepInput(hashlib.sha256(data).hexdigest(), len(data), "image/jpeg")
+    result = thumbnail.run(io.BytesIO(data), source, options)
+    return len(result.derivatives)
+
+
+def baseline_thumbnails_per_second(images: list[bytes], options: StepOptions) -> float:
+    """The step function alone, in a pool of PROCESSORS processes, after a warm-up."""
+    with multiprocessing.get_context("spawn").Pool(PROCESSORS) as pool:
+        pool.map(_thumbnail_once, [(images[0], options)] * PROCESSORS)
+        started_at = time.perf_counter()
+        pool.map(_thumbnail_once, [(image, options) for image in images], chunksize=1)
+        return len(images) / (time.perf_counter() - started_at)
+
+
+class ProcessBench:
+    def __init__(self, system: BenchSystem, options: Options, log: EventLog) -> None:
+        self.system = system
+        self.options = options
+        self.log = log
+        self.client = BenchClient(system.url, system.token)
+        self.rows: list[Row] = []
+
+    def upload(self, name: str, data: bytes) -> tuple[str, float]:
+        """Intent + PUT; the file's id and the wall clock at the PUT's response."""
+        intent = self.client.intent(name, len(data))
+        self.client.put(intent["upload_url"], data)
+        return str(intent["file_id"]), time.time()
+
+    def latency(self) -> None:
+        base = Image.new("RGB", (16, 16), (40, 90, 160))
+        pngs = unique_images(base, self.options.latency_uploads + 1, image_format="PNG")
+        seconds: list[float] = []
+        for index, data in enumerate(pngs):
+            file_id, committed = self.upload(f"latency-{index}.png", data)
+            self.log.wait(
+                lambda f=file_id: f in self.log.thumbnail_done or f in self.log.failed,
+                timeout=60,
+                what=f"file {file_id}'s thumbnail",
+            )
+            self.client.wait_settled(file_id)  # idle again before the next upload
+            if index > 0:  # the first one warms the path up
+                seconds.append(self.log.first_start[file_id] - committed)
+        ordered = sorted(seconds)
+        for name, quantile in (("p50", 0.50), ("p99", 0.99)):
+            value = ordered[min(len(ordered) - 1, int(len(ordered) * quantile))]
+            limit = TARGETS[name]
+            self.rows.append(
+                Row(
+                    figure=f"f. commit -> job.started {name}, {len(seconds)} tiny PNGs, idle",
+                    value=f"{value * 1000:.1f} ms",
+                    target=f"<= {limit * 1000:.0f} ms",
+                    verdict="PASS" if value <= limit else "MISS",
+                )
+            )
+
+    def throughput(self, images: list[bytes], baseline: float) -> None:
+        ids: list[str] = []
+        commits: list[float] = []
+        lock = threading.Lock()
+
+        def share(indexes: range) -> None:
+            for index in indexes:
+                file_id, committed = self.upload(f"photo-{index}.jpg", images[index])
+                with lock:
+                    ids.append(file_id)
+                    commits.append(committed)
+
+        threads = [
+            threading.Thread(target=share, args=(range(i, len(images), UPLOAD_THREADS),))
+            for i in range(UPLOAD_THREADS)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if len(ids) != len(images):
+            raise RuntimeError(f"only {len(ids)} of {len(images)} uploads committed")
+        wanted = set(ids)
+        self.log.wait(
+            lambda: wanted <= set(self.log.thumbnail_done) or bool(wanted & set(self.log.failed)),
+            timeout=WAIT_SECONDS,
+            what=f"{len(ids)} thumbnails",
+        )
+        if wanted & set(self.log.failed):
+            raise RuntimeError(f"jobs failed for {len(wanted & set(self.log.failed))} files")
+        seconds = max(self.log.thumbnail_done[f] for f in ids) - min(commits)
+        self.verify(ids)
+        ours = len(ids) / seconds
+        ratio = ours / baseline
+        self.rows.append(
+            Row(
+                figure=(
+                    f"e. thumbnails/s, commit -> {THUMBNAIL_KIND} stored, "
+                    f"{len(ids)} JPEGs {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}, {PROCESSORS} processors"
+                ),
+                value=f"{ours:.1f}/s",
+                baseline=f"{baseline:.1f}/s",
+                ratio=f"{ratio:.2f}",
+                target=f">= {TARGETS['throughput']}",
+                verdict="PASS" if ratio >= TARGETS["throughput"] else "MISS",
+            )
+        )
+        self.rows.append(
+            Row(figure="e. step results reused (should be 0)", value=str(self.log.reused))
+        )
+
+    def verify(self, ids: list[str]) -> None:
+        """Every file's resource lists its thumbnail once its processing has ended."""
+        for file_id in ids:
+            resource = self.client.wait_settled(file_id)
+            kinds = {derivative["kind"] for derivative in resource["derivatives"]}
+            if THUMBNAIL_KIND not in kinds:
+                raise RuntimeError(f"file {file_id} is {resource['state']} without a thumbnail")
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.process",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="40 JPEGs, 30 latency uploads")
+    parser.add_argument("--images", type=int, help="JPEGs to thumbnail (default 200)")
+    parser.add_argument("--latency-uploads", type=int, help="tiny PNGs to time (default 100)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args, _others = parser.parse_known_args(argv)  # `python -m bench` passes every option
+    return Options(
+        images=args.images or (40 if args.quick else 200),
+        latency_uploads=args.latency_uploads or (30 if args.quick else 100),
+        keep=args.keep,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    options = parse_options(arguments)
+    if not rabbitmq_reachable():
+        print("processing benchmark skipped: it needs RabbitMQ at " + RABBITMQ_URL, flush=True)
+        return 0
+    workdir = Path(tempfile.mkdtemp(prefix="usp-bench-process-"))
+    print(f"processing benchmark in {workdir}; generating images…", flush=True)
+    images = unique_images(base_image(), options.images, image_format="JPEG")
+    load_before = machine.load_average()
+    with started(workdir / "data", max_upload=16 * MIB) as system:
+        print(f"system: {system.mode}", flush=True)
+        step = step_options(Settings.from_env(system.running.env))
+        baseline = baseline_thumbnails_per_second(images, step)
+        namespace = system.running.env["USP_BROKER_NAMESPACE"]
+        with listening(namespace) as log:
+            bench = ProcessBench(system, options, log)
+            bench.latency()
+            with second_processor(system, workdir) as pid:
+                system.services["processor-2"] = pid
+                bench.throughput(images, baseline)
+        rows = sorted(bench.rows, key=lambda row: row.figure[:2])
+    load = f"{load_before:.2f} before the system started, {machine.load_average():.2f} at the end"
+    report(rows, system, workdir, arguments, load, image_bytes=sum(map(len, images)))
+    if not options.keep:
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)  # noqa: S603, S607
+    return 0
+
+
+def report(
+    rows: Sequence[Row],
+    system: BenchSystem,
+    workdir: Path,
+    arguments: list[str],
+    load: str,
+    *,
+    image_bytes: int,
+) -> None:
+    print()
+    print(table(rows))
+    print()
+    for label, value in machine.describe(workdir):
+        print(f"{label + ':':<12}{value}")
+    print(f"{'load:':<12}1-minute average {load}")
+    print(f"{'system:':<12}{system.mode} + a second python -m processor_service")
+    print(f"{'processes:':<12}" + ", ".join(f"{n} pid {p}" for n, p in system.services.items()))
+    print(f"{'images:':<12}{image_bytes / MIB:.1f} MiB of JPEG in all")
+    print(f"{'command:':<12}" + shlex.join(["python", "-m", "bench.process", *arguments]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
