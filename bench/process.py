@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +45,7 @@ from processor_service.steps import StepInput, StepOptions, thumbnail
 from tests.e2e.system import ROOT
 from usp.events import decode, exchange
 from usp.jobs import process_queue
-from usp.v1 import processor_service_pb2
+from usp.v1 import common_pb2, processor_service_pb2
 
 TARGETS = {"throughput": 0.8, "p50": 0.020, "p99": 0.100}
 THUMBNAIL_STEP = "image.thumbnail"
@@ -86,17 +86,20 @@ class EventLog:
                 self.failed.append(envelope.file_id)
             self.condition.notify_all()
 
-    def _succeeded(self, file_id: str, envelope: object, at: float) -> None:
+    def _succeeded(self, file_id: str, envelope: common_pb2.EventEnvelope, at: float) -> None:
         payload = processor_service_pb2.JobSucceeded()
-        envelope.payload.Unpack(payload)  # type: ignore[attr-defined]
+        envelope.payload.Unpack(payload)
         self.reused += int(payload.reused)
         kinds = {derivative.kind for derivative in payload.derivatives}
         if payload.step == THUMBNAIL_STEP and THUMBNAIL_KIND in kinds:
             self.thumbnail_done[file_id] = at
 
-    def wait(self, ready: object, *, timeout: float, what: str) -> None:
+    def settled(self, file_id: str) -> Callable[[], bool]:
+        return lambda: file_id in self.thumbnail_done or file_id in self.failed
+
+    def wait(self, ready: Callable[[], bool], *, timeout: float, what: str) -> None:
         with self.condition:
-            if not self.condition.wait_for(ready, timeout=timeout):  # type: ignore[arg-type]
+            if not self.condition.wait_for(ready, timeout=timeout):
                 raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
 
 
@@ -237,11 +240,7 @@ class ProcessBench:
         seconds: list[float] = []
         for index, data in enumerate(pngs):
             file_id, committed = self.upload(f"latency-{index}.png", data)
-            self.log.wait(
-                lambda f=file_id: f in self.log.thumbnail_done or f in self.log.failed,
-                timeout=60,
-                what=f"file {file_id}'s thumbnail",
-            )
+            self.log.wait(self.log.settled(file_id), timeout=60, what=f"{file_id}'s thumbnail")
             self.client.wait_settled(file_id)  # idle again before the next upload
             if index > 0:  # the first one warms the path up
                 seconds.append(self.log.first_start[file_id] - committed)
