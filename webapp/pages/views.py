@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -132,12 +133,7 @@ def job_retry_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         job = job_get(user=user, job_id=job_id)
     except NotFound:
         return render(request, "pages/not_found.html", status=404)
-    try:
-        job_retry(job=job)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"{job.step} will run again.")
+    _perform(request, lambda: job_retry(job=job), done=f"{job.step} will run again.")
     return redirect("pages:file_detail", file_id=job.file_id)
 
 
@@ -150,10 +146,15 @@ def file_reprocess_page(request: HttpRequest, file_id: uuid.UUID) -> HttpRespons
         file = file_get(user=user, file_id=file_id)
     except NotFound:
         return render(request, "pages/not_found.html", status=404)
+    _perform(request, lambda: file_reprocess(file=file), done="The file is being processed again.")
+    return redirect("pages:file_detail", file_id=file.pk)
+
+
+def _perform(request: HttpRequest, action: Callable[[], object], *, done: str) -> None:
+    """Run a button's action and tell the user how it went on the next page."""
     try:
-        file_reprocess(file=file)
+        action()
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "The file is being processed again.")
-    return redirect("pages:file_detail", file_id=file.pk)
+        messages.success(request, done)
