@@ -46,6 +46,11 @@ class WebappEnv:
     # are few and short; a client reconnects after `live_stream_seconds`.
     live_stream_seconds: int
     live_max_streams: int
+    # Production HTTPS: redirect plain HTTP, and trust X-Forwarded-Proto from a proxy.
+    secure_ssl_redirect: bool
+    trust_proxy: bool
+    # The storage data plane's origin: browsers send upload bytes there (CSP connect-src).
+    storage_public_url: str
 
 
 def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
@@ -82,6 +87,9 @@ def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
         job_max_backoff_ms=_non_negative("USP_JOB_MAX_BACKOFF", 60_000, environ),
         live_stream_seconds=_positive("USP_LIVE_STREAM_SECONDS", 60, environ),
         live_max_streams=_non_negative("USP_LIVE_MAX_STREAMS", 4, environ),
+        secure_ssl_redirect=config.env_bool("USP_SECURE_SSL_REDIRECT", True, environ),
+        trust_proxy=config.env_bool("USP_TRUST_PROXY", False, environ),
+        storage_public_url=_storage_public_url(environ),
     )
 
 
@@ -98,6 +106,22 @@ def _public_url(environ: Mapping[str, str] | None) -> str:
     if value and not value.startswith(("http://", "https://")):
         raise config.ConfigError("USP_PUBLIC_URL must start with http:// or https://")
     return value
+
+
+def _storage_public_url(environ: Mapping[str, str] | None) -> str:
+    """USP_STORAGE_PUBLIC_URL, else the data plane on its host (USP_STORAGE_HTTP_HOST) at
+    any port: storage may bind a free port, which the webapp cannot know."""
+    value = config.env_str("USP_STORAGE_PUBLIC_URL", "", environ).rstrip("/")
+    if value:
+        if not value.startswith(("http://", "https://")):
+            raise config.ConfigError("USP_STORAGE_PUBLIC_URL must start with http:// or https://")
+        return value
+    host = config.env_str("USP_STORAGE_HTTP_HOST", "127.0.0.1", environ)
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:*"
 
 
 def _non_negative(name: str, default: int, environ: Mapping[str, str] | None) -> int:

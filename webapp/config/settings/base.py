@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.core.middleware.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -130,6 +131,11 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Pages load from this origin only and send upload bytes to the storage data plane
+# (webapp.core.middleware). Third-party API pages (Swagger UI, DRF's browsable API) carry
+# inline styles; scripts stay strict (Swagger UI's start-up script is served as a file).
+USP_CSP_INLINE_STYLE_PATHS = ("/api/",)
 CSRF_TRUSTED_ORIGINS = [USP.public_url] if USP.public_url else []
 
 REST_FRAMEWORK = {

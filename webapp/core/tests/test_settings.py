@@ -42,6 +42,9 @@ def test_env_defaults(tmp_path: Path) -> None:
         job_max_backoff_ms=60_000,
         live_stream_seconds=60,
         live_max_streams=4,
+        secure_ssl_redirect=True,
+        trust_proxy=False,
+        storage_public_url="http://127.0.0.1:*",
     )
 
 
@@ -71,6 +74,9 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
             "USP_JOB_MAX_BACKOFF": "8000",
             "USP_LIVE_STREAM_SECONDS": "30",
             "USP_LIVE_MAX_STREAMS": "2",
+            "USP_SECURE_SSL_REDIRECT": "false",
+            "USP_TRUST_PROXY": "true",
+            "USP_STORAGE_PUBLIC_URL": "https://upload.example.com/",
         }
     )
 
@@ -98,7 +104,16 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
         job_max_backoff_ms=8000,
         live_stream_seconds=30,
         live_max_streams=2,
+        secure_ssl_redirect=False,
+        trust_proxy=True,
+        storage_public_url="https://upload.example.com",
     )
+
+
+def test_storage_public_url_defaults_to_the_data_planes_host_on_any_port() -> None:
+    env = load_env({"USP_STORAGE_HTTP_HOST": "0.0.0.0", "USP_STORAGE_HTTP_PORT": "0"})
+
+    assert env.storage_public_url == "http://127.0.0.1:*"
 
 
 def test_explicit_storage_target_wins_over_the_port() -> None:
@@ -121,6 +136,9 @@ def test_explicit_storage_target_wins_over_the_port() -> None:
         ("USP_JOB_MAX_BACKOFF", "-5", "must not be negative"),
         ("USP_ALLOWED_TYPES", "image/*,pdf", "must list MIME types or patterns like image/\\*"),
         ("USP_ALLOWED_TYPES", "*/png", "must list MIME types or patterns like image/\\*"),
+        ("USP_SECURE_SSL_REDIRECT", "maybe", "must be true or false"),
+        ("USP_TRUST_PROXY", "2", "must be true or false"),
+        ("USP_STORAGE_PUBLIC_URL", "upload.example.com", "must start with http:// or https://"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(
@@ -178,23 +196,74 @@ def run_django(settings_module: str, *args: str, **env: str) -> subprocess.Compl
     )
 
 
-def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path: Path) -> None:
-    result = run_django("webapp.config.settings.production", "check", USP_DATA_DIR=str(tmp_path))
+PRODUCTION = "webapp.config.settings.production"
+SECRET = "Zq7-long-random-production-secret-for-this-test-only-Hk29_xPw4mN8vR1tB6yC"
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ("", "USP_SECRET_KEY must be set in production"),
+        ("short-secret", "USP_SECRET_KEY is too short or too simple"),
+        ("a" * 60, "USP_SECRET_KEY is too short or too simple"),
+        ("django-insecure-" + SECRET, "USP_SECRET_KEY must not be a generated development key"),
+    ],
+)
+def test_production_settings_refuse_to_start_with_a_missing_or_weak_secret_key(
+    tmp_path: Path, secret: str, message: str
+) -> None:
+    result = run_django(PRODUCTION, "check", USP_DATA_DIR=str(tmp_path), USP_SECRET_KEY=secret)
 
     assert result.returncode != 0
-    assert "USP_SECRET_KEY must be set in production" in result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
 
 
-def test_production_settings_start_with_a_secret_key(tmp_path: Path) -> None:
+def test_production_settings_pass_the_deployment_check_without_warnings(tmp_path: Path) -> None:
     result = run_django(
-        "webapp.config.settings.production",
+        PRODUCTION,
         "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         USP_DATA_DIR=str(tmp_path),
-        USP_SECRET_KEY="a-long-random-production-secret-key-for-this-test-only-1234567890",
+        USP_SECRET_KEY=SECRET,
+        USP_ALLOWED_HOSTS="files.example.com",
     )
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNINGS" not in result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
     assert (tmp_path / "static").is_dir()
+
+
+def print_setting(tmp_path: Path, expression: str, **env: str) -> str:
+    code = f"from django.conf import settings; print(repr({expression}))"
+    result = run_django(
+        PRODUCTION, "shell", "-c", code, USP_DATA_DIR=str(tmp_path), USP_SECRET_KEY=SECRET, **env
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_production_redirects_to_https_and_ignores_forwarded_proto_by_default(
+    tmp_path: Path,
+) -> None:
+    expression = (
+        "(settings.SECURE_SSL_REDIRECT, settings.SECURE_PROXY_SSL_HEADER, "
+        "settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.DEBUG)"
+    )
+
+    assert print_setting(tmp_path, expression) == "(True, None, True, True, False)"
+
+
+def test_production_behind_a_trusted_proxy_honours_forwarded_proto(tmp_path: Path) -> None:
+    expression = "(settings.SECURE_SSL_REDIRECT, settings.SECURE_PROXY_SSL_HEADER)"
+    value = print_setting(
+        tmp_path, expression, USP_SECURE_SSL_REDIRECT="false", USP_TRUST_PROXY="true"
+    )
+
+    assert value == "(False, ('HTTP_X_FORWARDED_PROTO', 'https'))"
 
 
 def test_local_settings_migrate_into_the_data_directory(tmp_path: Path) -> None:

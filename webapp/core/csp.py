@@ -1,0 +1,32 @@
+"""The Content-Security-Policy of the site's pages, built from the deployment's origins."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL (a CSP source without a path; a port may be *)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(storage_public_url: str, *, inline_styles: bool = False) -> str:
+    """Everything from this origin only; upload bytes may also go to the storage data
+    plane. `inline_styles` admits <style> elements (third-party pages that need them)."""
+    connect = ["'self'"]
+    if storage_public_url:
+        connect.append(origin_of(storage_public_url))
+    style = "'self' 'unsafe-inline'" if inline_styles else "'self'"
+    directives = [
+        "default-src 'self'",
+        "img-src 'self' data: blob:",
+        f"style-src {style}",
+        "script-src 'self'",
+        f"connect-src {' '.join(connect)}",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+    ]
+    return "; ".join(directives)
