@@ -11,6 +11,7 @@ admin.site.site_title = "upload-store-process admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("webapp.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("webapp.files.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

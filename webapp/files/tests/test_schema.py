@@ -37,6 +37,9 @@ def test_schema_is_valid_openapi_3_describing_every_operation() -> None:
         ("/api/v1/files/{file_id}/derivatives/{kind}", "get"),
         ("/api/v1/uploads/", "post"),
         ("/api/v1/usage/", "get"),
+        ("/api/v1/tokens/", "get"),
+        ("/api/v1/tokens/", "post"),
+        ("/api/v1/tokens/{token_id}/", "delete"),
     }
     upload = schema["paths"]["/api/v1/files/"]["post"]
     assert set(upload["requestBody"]["content"]) == {
