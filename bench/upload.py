@@ -34,7 +34,8 @@ from bench.client import BenchClient, RefusedError, check, session
 from bench.memory import RssSampler
 from bench.payload import Payload
 from bench.system import BenchSystem, started
-from tests.e2e.system import ROOT, free_port
+from tests.e2e.system import ROOT
+from tests.waiting import free_port
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
 SMALL_SIZE = 64 * KIB

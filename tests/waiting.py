@@ -1,7 +1,9 @@
-"""Waiting for a condition with a deadline, the one way every test waits."""
+"""Waiting for a condition with a deadline, the one way every test waits; and a free
+loopback port for servers a test starts."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,3 +24,10 @@ def wait_for(condition: Callable[[], Any], *, timeout: float = 10.0, what: str =
                 f"timed out after {timeout}s waiting for {what or 'the condition'}"
             )
         time.sleep(POLL_INTERVAL)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

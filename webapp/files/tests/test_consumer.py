@@ -14,7 +14,7 @@ from pathlib import Path
 import kombu
 import pytest
 
-from tests.waiting import wait_for
+from tests.waiting import free_port, wait_for
 from usp import events
 from usp.v1 import common_pb2, processor_service_pb2, storage_service_pb2
 from webapp.accounts.models import User
@@ -149,10 +149,8 @@ def test_consumer_stops_promptly_when_asked(memory_namespace: str) -> None:
     assert time.monotonic() - started < 1
 
 
-def test_consumer_stops_while_the_broker_is_unreachable(
-    free_port: int, caplog: pytest.LogCaptureFixture
-) -> None:
-    consumer = RunningConsumer(f"amqp://guest:guest@127.0.0.1:{free_port}//", "nowhere")
+def test_consumer_stops_while_the_broker_is_unreachable(caplog: pytest.LogCaptureFixture) -> None:
+    consumer = RunningConsumer(f"amqp://guest:guest@127.0.0.1:{free_port()}//", "nowhere")
     with caplog.at_level(logging.WARNING, logger="webapp.files.consumer"):
         consumer.thread.start()
         wait_for(
@@ -192,15 +190,6 @@ def _queue_exists(url: str, namespace: str) -> bool:
         except connection.channel_errors:
             return False
     return True
-
-
-@pytest.fixture
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_consume_events_command_runs_until_sigterm(tmp_path: Path) -> None:
