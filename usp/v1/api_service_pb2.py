@@ -27,13 +27,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from usp.v1 import common_pb2 as usp_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18usp/v1/api_service.proto\x12\x06usp.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13usp/v1/common.proto\"9\n\x10ListFilesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"I\n\x11ListFilesResponse\x12\x1b\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x0c.usp.v1.File\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1c\n\x0eGetFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1e\n\x10WatchFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x99\x02\n\x04\x46ile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12 \n\x05state\x18\x06 \x01(\x0e\x32\x11.usp.v1.FileState\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x19\n\x04jobs\x18\t \x03(\x0b\x32\x0b.usp.v1.Job\x12+\n\x0b\x64\x65rivatives\x18\n \x03(\x0b\x32\x16.usp.v1.DerivativeLink\"\xc2\x01\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x1f\n\x05state\x18\x03 \x01(\x0e\x32\x10.usp.v1.JobState\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x0e\x44\x65rivativeLink\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0b\n\x03url\x18\x04 \x01(\t2\xb6\x01\n\nApiService\x12@\n\tListFiles\x12\x18.usp.v1.ListFilesRequest\x1a\x19.usp.v1.ListFilesResponse\x12/\n\x07GetFile\x12\x16.usp.v1.GetFileRequest\x1a\x0c.usp.v1.File\x12\x35\n\tWatchFile\x12\x18.usp.v1.WatchFileRequest\x1a\x0c.usp.v1.File0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18usp/v1/api_service.proto\x12\x06usp.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13usp/v1/common.proto\"9\n\x10ListFilesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"I\n\x11ListFilesResponse\x12\x1b\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x0c.usp.v1.File\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1c\n\x0eGetFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1e\n\x10WatchFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x99\x02\n\x04\x46ile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12 \n\x05state\x18\x06 \x01(\x0e\x32\x11.usp.v1.FileState\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x19\n\x04jobs\x18\t \x03(\x0b\x32\x0b.usp.v1.Job\x12+\n\x0b\x64\x65rivatives\x18\n \x03(\x0b\x32\x16.usp.v1.DerivativeLink\"\xff\x01\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x1f\n\x05state\x18\x03 \x01(\x0e\x32\x10.usp.v1.JobState\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nerror_code\x18\x08 \x01(\t\x12\'\n\x0b\x65rror_class\x18\t \x01(\x0e\x32\x12.usp.v1.ErrorClass\"O\n\x0e\x44\x65rivativeLink\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0b\n\x03url\x18\x04 \x01(\t*_\n\nErrorClass\x12\x1b\n\x17\x45RROR_CLASS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45RROR_CLASS_TRANSIENT\x10\x01\x12\x19\n\x15\x45RROR_CLASS_PERMANENT\x10\x02\x32\xb6\x01\n\nApiService\x12@\n\tListFiles\x12\x18.usp.v1.ListFilesRequest\x1a\x19.usp.v1.ListFilesResponse\x12/\n\x07GetFile\x12\x16.usp.v1.GetFileRequest\x1a\x0c.usp.v1.File\x12\x35\n\tWatchFile\x12\x18.usp.v1.WatchFileRequest\x1a\x0c.usp.v1.File0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'usp.v1.api_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ERRORCLASS']._serialized_start=939
+  _globals['_ERRORCLASS']._serialized_end=1034
   _globals['_LISTFILESREQUEST']._serialized_start=120
   _globals['_LISTFILESREQUEST']._serialized_end=177
   _globals['_LISTFILESRESPONSE']._serialized_start=179
@@ -45,9 +47,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILE']._serialized_start=317
   _globals['_FILE']._serialized_end=598
   _globals['_JOB']._serialized_start=601
-  _globals['_JOB']._serialized_end=795
-  _globals['_DERIVATIVELINK']._serialized_start=797
-  _globals['_DERIVATIVELINK']._serialized_end=876
-  _globals['_APISERVICE']._serialized_start=879
-  _globals['_APISERVICE']._serialized_end=1061
+  _globals['_JOB']._serialized_end=856
+  _globals['_DERIVATIVELINK']._serialized_start=858
+  _globals['_DERIVATIVELINK']._serialized_end=937
+  _globals['_APISERVICE']._serialized_start=1037
+  _globals['_APISERVICE']._serialized_end=1219
 # @@protoc_insertion_point(module_scope)

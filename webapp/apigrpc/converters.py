@@ -10,7 +10,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from usp.v1 import api_service_pb2, common_pb2
 from webapp.files.links import derivative_content_path
-from webapp.files.models import Derivative, File, FileState, Job, JobState
+from webapp.files.models import Derivative, ErrorClass, File, FileState, Job, JobState
 
 FILE_STATES: dict[str, common_pb2.FileState] = {
     FileState.AWAITING_UPLOAD: common_pb2.FILE_STATE_AWAITING_UPLOAD,
@@ -25,6 +25,10 @@ JOB_STATES: dict[str, common_pb2.JobState] = {
     JobState.RUNNING: common_pb2.JOB_STATE_RUNNING,
     JobState.SUCCEEDED: common_pb2.JOB_STATE_SUCCEEDED,
     JobState.FAILED: common_pb2.JOB_STATE_FAILED,
+}
+ERROR_CLASSES: dict[str, api_service_pb2.ErrorClass] = {
+    ErrorClass.TRANSIENT: api_service_pb2.ERROR_CLASS_TRANSIENT,
+    ErrorClass.PERMANENT: api_service_pb2.ERROR_CLASS_PERMANENT,
 }
 
 
@@ -56,6 +60,8 @@ def job_to_proto(job: Job) -> api_service_pb2.Job:
         state=JOB_STATES.get(job.state, common_pb2.JOB_STATE_UNSPECIFIED),
         attempts=job.attempts,
         error=job.error,
+        error_code=job.error_code,
+        error_class=ERROR_CLASSES.get(job.error_class, api_service_pb2.ERROR_CLASS_UNSPECIFIED),
     )
     if job.started_at is not None:
         message.started_at.CopyFrom(timestamp(job.started_at))

@@ -13,7 +13,7 @@ from usp.v1 import api_service_pb2, api_service_pb2_grpc, common_pb2
 from webapp.accounts.models import User
 from webapp.accounts.tests.factories import token_make, user_make
 from webapp.apigrpc.servicer import decode_page_token, encode_page_token
-from webapp.files.models import File, FileState, JobState
+from webapp.files.models import ErrorClass, File, FileState, JobState
 from webapp.files.tests.factories import derivative_make, file_make, job_make
 
 TIMEOUT = 10
@@ -145,6 +145,18 @@ def test_get_file_returns_the_whole_file_with_jobs_and_derivative_links(
         state=JobState.FAILED,
         attempts=3,
         error="not an image",
+        error_code="not_an_image",
+        error_class=ErrorClass.PERMANENT,
+    )
+    retrying = job_make(
+        file=file,
+        step="text",
+        position=2,
+        state=JobState.QUEUED,
+        attempts=1,
+        error="storage unavailable",
+        error_code="storage_unavailable",
+        error_class=ErrorClass.TRANSIENT,
     )
     thumbnail = derivative_make(file=file)
 
@@ -180,6 +192,17 @@ def test_get_file_returns_the_whole_file_with_jobs_and_derivative_links(
                 state=common_pb2.JOB_STATE_FAILED,
                 attempts=3,
                 error="not an image",
+                error_code="not_an_image",
+                error_class=api_service_pb2.ERROR_CLASS_PERMANENT,
+            ),
+            api_service_pb2.Job(
+                id=str(retrying.id),
+                step="text",
+                state=common_pb2.JOB_STATE_QUEUED,
+                attempts=1,
+                error="storage unavailable",
+                error_code="storage_unavailable",
+                error_class=api_service_pb2.ERROR_CLASS_TRANSIENT,
             ),
         ],
         derivatives=[
