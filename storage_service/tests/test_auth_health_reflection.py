@@ -8,6 +8,8 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -148,3 +150,73 @@ def test_reflection_lists_the_storage_service(channel: grpc.Channel) -> None:
         "grpc.reflection.v1alpha.ServerReflection",
         "usp.v1.StorageService",
     ]
+
+
+def registered_methods(channel: grpc.Channel) -> list[MethodDescriptor]:
+    """Every method of every service the server registers, found through reflection and
+    the generated descriptors, so a new RPC or service is covered without listing it."""
+    pool = descriptor_pool.Default()
+    return [
+        method
+        for name in list_services(channel, service_metadata(TOKEN))
+        for method in pool.FindServiceByName(name).methods
+    ]
+
+
+def call_method(channel: grpc.Channel, method: MethodDescriptor, metadata: Any) -> None:
+    """Call `method` with an empty request (a stream of one for streaming requests) and
+    read its first response; errors surface as grpc.RpcError."""
+    request_class = message_factory.GetMessageClass(method.input_type)
+    response_class = message_factory.GetMessageClass(method.output_type)
+    shapes = {
+        (False, False): channel.unary_unary,
+        (False, True): channel.unary_stream,
+        (True, False): channel.stream_unary,
+        (True, True): channel.stream_stream,
+    }
+    make = shapes[(method.client_streaming, method.server_streaming)]
+    callable_ = make(
+        f"/{method.containing_service.full_name}/{method.name}",
+        request_serializer=request_class.SerializeToString,
+        response_deserializer=response_class.FromString,
+    )
+    request = iter([request_class()]) if method.client_streaming else request_class()
+    response = callable_(request, metadata=metadata, timeout=5)
+    if method.server_streaming:
+        next(iter(response), None)
+
+
+def test_the_enumeration_covers_every_storage_rpc(channel: grpc.Channel) -> None:
+    names = {method.full_name for method in registered_methods(channel)}
+    storage = storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"]
+
+    assert {method.full_name for method in storage.methods} <= names
+    assert "grpc.health.v1.Health.Watch" in names
+
+
+@pytest.mark.parametrize("metadata", CREDENTIALS.values(), ids=CREDENTIALS.keys())
+def test_every_registered_method_refuses_a_call_without_the_service_token(
+    channel: grpc.Channel, metadata: Any
+) -> None:
+    codes = {}
+    for method in registered_methods(channel):
+        with pytest.raises(grpc.RpcError) as excinfo:
+            call_method(channel, method, metadata)
+        codes[method.full_name] = excinfo.value.code()
+
+    assert set(codes.values()) == {grpc.StatusCode.UNAUTHENTICATED}, codes
+
+
+def test_every_registered_method_accepts_the_service_token(channel: grpc.Channel) -> None:
+    """The counterpart of the refusals: with the token no call is UNAUTHENTICATED (an
+    empty request may still be invalid or name nothing)."""
+    codes = {}
+    for method in registered_methods(channel):
+        try:
+            call_method(channel, method, service_metadata(TOKEN))
+            codes[method.full_name] = grpc.StatusCode.OK
+        except grpc.RpcError as error:
+            codes[method.full_name] = error.code()
+
+    assert grpc.StatusCode.UNAUTHENTICATED not in codes.values(), codes
+    assert len(codes) >= 12
