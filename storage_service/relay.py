@@ -115,17 +115,23 @@ class OutboxRelay:
         return self._publish_each(pending)
 
     def _publish_each(self, pending: Sequence[_Pending]) -> int:
-        published = 0
+        """Publish in order up to the first failure, then record the round in one
+        transaction: one commit per round, not per row. A crash before that commit
+        publishes the round again, which every consumer tolerates."""
+        if not pending:
+            return 0
+        outcomes: dict[int, str | None] = {}
         for item in pending:
-            error = self._publish(item)
-            with self._sessions.begin() as session:
-                row = session.get(OutboxMessage, item.id)
-                if row is not None:
-                    _record(row, error)
+            outcomes[item.id] = error = self._publish(item)
             if error is not None:
                 break
-            published += 1
-        return published
+        with self._sessions.begin() as session:
+            rows = session.scalars(
+                sa.select(OutboxMessage).where(OutboxMessage.id.in_(list(outcomes)))
+            )
+            for row in rows:
+                _record(row, outcomes[row.id])
+        return sum(error is None for error in outcomes.values())
 
     def _publish(self, item: _Pending) -> str | None:
         """Send one row; returns the error text, or None when the broker confirmed it."""

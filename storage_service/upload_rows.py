@@ -30,15 +30,20 @@ def close(
     *,
     error: str | None = None,
     expired_before: datetime | None = None,
+    offset: int | None = None,
 ) -> bool:
-    """Move an open session to `state`; False when it was no longer open (or not expired)."""
+    """Move an open session to `state` (recording its final `offset` when given); False
+    when it was no longer open (or not expired)."""
     conditions = [UploadSession.id == session_id, UploadSession.state == UploadState.OPEN]
     if expired_before is not None:
         conditions.append(UploadSession.expires_at <= expired_before)
+    values: dict[str, object] = {"state": state, "error": error, "updated_at": utcnow()}
+    if offset is not None:
+        values["offset"] = offset
     statement = (
         sa.update(UploadSession)
         .where(*conditions)
-        .values(state=state, error=error, updated_at=utcnow())
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]

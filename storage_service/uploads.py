@@ -307,14 +307,16 @@ class Uploads:
         except ChecksumMismatch:
             self._save(info, write)
             raise
+        if ended is BodyEnd.COMPLETE and write.offset == info.size:
+            # The last byte arrived: the offset is recorded with the object, in one commit.
+            write.sync()
+            return self._complete(replace(info, offset=write.offset), write)
         saved = self._save(info, write)
         if ended is BodyEnd.INTERRUPTED:
             logger.info(
                 "upload body interrupted",
                 extra={"fields": {"session_id": info.session_id, "offset": saved.offset}},
             )
-        elif saved.offset == saved.size:
-            return self._complete(saved, write)
         return Settled(saved)
 
     def _save(self, info: UploadInfo, write: PartialWrite) -> UploadInfo:
@@ -344,7 +346,7 @@ class Uploads:
                 info=ObjectInfo(sha256, info.size, content_type),
                 pipeline=info.pipeline,
                 name=info.name,
-                in_transaction=lambda session: _mark_completed(session, info.session_id),
+                in_transaction=lambda session: _mark_completed(session, info),
             )
         except AlreadyExists as exc:
             self._reject(info, "already_exists", exc.message)
@@ -358,6 +360,6 @@ class Uploads:
         raise UploadRejected(message, code=code)
 
 
-def _mark_completed(session: Session, session_id: str) -> None:
-    if not upload_rows.close(session, session_id, UploadState.COMPLETED):
-        raise SessionNotFound(f"upload session {session_id} ended before it was committed")
+def _mark_completed(session: Session, info: UploadInfo) -> None:
+    if not upload_rows.close(session, info.session_id, UploadState.COMPLETED, offset=info.size):
+        raise SessionNotFound(f"upload session {info.session_id} ended before it was committed")
