@@ -22,6 +22,7 @@ from processor_service.settings import Settings
 from processor_service.steps import PermanentError, StepOptions
 from usp import jobs
 from usp.events import EventPublisher
+from usp.message_auth import message_key
 from usp.storage_client import StorageClient
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,9 @@ def declare_actors(
         storage = StorageClient(settings.storage_target, settings.service_token)
         owned.append(storage)
     if publisher is None:
-        publisher = EventPublisher(settings.broker_url, settings.namespace)
+        publisher = EventPublisher(
+            settings.broker_url, settings.namespace, message_key=message_key(settings.service_token)
+        )
         owned.append(publisher)
     if owned:
         broker.add_middleware(_CloseOnShutdown(owned))

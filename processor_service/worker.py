@@ -15,11 +15,12 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage, TimeLimit
 from dramatiq.worker import ConsumerThread
 
-from processor_service import sandbox
+from processor_service import authentication, sandbox
 from processor_service.actors import declare_actors
 from processor_service.settings import Settings
 from usp import jobs
 from usp.events import EventPublisher
+from usp.message_auth import message_key
 from usp.storage_client import StorageClient
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def create_worker(
 ) -> dramatiq.Worker:
     """A worker (not started) for both queues, its actor declared on `broker`."""
     broker = broker or jobs.make_broker(settings.broker_url)
+    authentication.install(broker, message_key(settings.service_token))
     if not any(isinstance(middleware, CurrentMessage) for middleware in broker.middleware):
         broker.add_middleware(CurrentMessage())
     declare_actors(broker, settings, storage=storage, publisher=publisher)

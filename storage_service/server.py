@@ -31,6 +31,7 @@ from storage_service.sweeper import Sweeper
 from storage_service.uploads import Uploads
 from usp import events, jobs
 from usp.grpc_auth import ServiceTokenInterceptor
+from usp.message_auth import message_key
 from usp.v1 import storage_service_pb2, storage_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -132,13 +133,21 @@ def create_server(
         broker = jobs.make_broker(settings.broker_url)
         closers.append(broker.close)
     if publisher is None:
-        event_publisher = events.EventPublisher(settings.broker_url, settings.namespace)
+        event_publisher = events.EventPublisher(
+            settings.broker_url, settings.namespace, message_key=message_key(settings.service_token)
+        )
         closers.append(event_publisher.close)
         publisher = event_publisher
     engine = db.create_engine(settings.database_url)
     closers.append(engine.dispose)
     sessions = db.session_factory(engine)
-    relay = OutboxRelay(sessions, broker, publisher, poll_interval=settings.outbox_poll_interval)
+    relay = OutboxRelay(
+        sessions,
+        broker,
+        publisher,
+        message_key=message_key(settings.service_token),
+        poll_interval=settings.outbox_poll_interval,
+    )
     blobs = BlobStore(settings.blob_dir)
     storage = Storage(
         sessions=sessions, blobs=blobs, namespace=settings.namespace, on_commit=relay.wake

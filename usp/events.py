@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import kombu
 from google.protobuf import message as protobuf_message
 
+from usp.message_auth import EVENT_SIGNATURE_HEADER, sign_event
 from usp.v1 import common_pb2
 
 logger = logging.getLogger(__name__)
@@ -72,9 +73,11 @@ def decode(body: bytes) -> common_pb2.EventEnvelope:
 
 
 class EventPublisher:
-    """Publishes envelopes durably (persistent messages, publisher confirms on AMQP)."""
+    """Publishes envelopes durably (persistent messages, publisher confirms on AMQP),
+    each signed with `message_key` (see usp.message_auth) for its consumers to verify."""
 
-    def __init__(self, broker_url: str, namespace: str) -> None:
+    def __init__(self, broker_url: str, namespace: str, *, message_key: bytes) -> None:
+        self._key = message_key
         self._connection = kombu.Connection(
             kombu_url(broker_url), transport_options={"confirm_publish": True}
         )
@@ -84,12 +87,14 @@ class EventPublisher:
     def publish(self, envelope: common_pb2.EventEnvelope) -> None:
         producer = self._producer or self._connect()
         publish = self._connection.ensure(producer, producer.publish, max_retries=3)
+        body = encode(envelope)
         publish(
-            encode(envelope),
+            body,
             routing_key=envelope.type,
             content_type=CONTENT_TYPE,
             content_encoding="binary",
             delivery_mode=2,
+            headers={EVENT_SIGNATURE_HEADER: sign_event(body, self._key)},
             declare=[self._exchange],
         )
         logger.debug(

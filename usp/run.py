@@ -84,6 +84,7 @@ def start_webapp(stoppers: list[Callable[[], None]]) -> None:
     django.setup()
     from django.conf import settings
 
+    from usp.message_auth import message_key
     from webapp.apigrpc.serving import start_api, start_web
     from webapp.files.consumer import run_consumer
 
@@ -91,7 +92,12 @@ def start_webapp(stoppers: list[Callable[[], None]]) -> None:
     consumer_stop = threading.Event()
     consumer = threading.Thread(
         target=run_consumer,
-        kwargs={"broker_url": "", "namespace": env.broker_namespace, "stop": consumer_stop},
+        kwargs={
+            "broker_url": "",
+            "namespace": env.broker_namespace,
+            "message_key": message_key(env.service_token),
+            "stop": consumer_stop,
+        },
         name="usp-events",
         daemon=True,
     )

@@ -12,6 +12,7 @@ from google.protobuf import json_format
 from processor_service.settings import Settings
 from processor_service.worker import create_worker
 from usp import jobs
+from usp.message_auth import message_key, sign_message
 from usp.v1 import common_pb2, processor_service_pb2
 
 FILE_ID = "file-1"
@@ -21,6 +22,7 @@ class Harness:
     """A StubBroker with a started worker, and the way storage enqueues a task."""
 
     def __init__(self, settings: Settings) -> None:
+        self.key = message_key(settings.service_token)
         self.broker = StubBroker()
         self.queue = jobs.process_queue(settings.namespace)
         self.reprocess_queue = jobs.reprocess_queue(settings.namespace)
@@ -68,7 +70,7 @@ class Harness:
             options={},
             message_id=job_id,
         )
-        self.broker.enqueue(message)
+        self.broker.enqueue(sign_message(message, self.key))
 
     def settle(self, timeout_ms: int = 60_000) -> None:
         """Wait until every enqueued message on both queues, retries included, is done."""

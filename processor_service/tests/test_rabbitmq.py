@@ -21,6 +21,7 @@ from processor_service.tests.test_queues import GatedStep, quick
 from processor_service.worker import create_worker
 from tests.waiting import wait_for
 from usp import jobs
+from usp.message_auth import message_key, sign_message
 from usp.v1 import common_pb2, processor_service_pb2
 
 pytestmark = pytest.mark.rabbitmq
@@ -33,13 +34,13 @@ def task_message(
     step: str = "image.thumbnail",
     reprocess: bool = False,
 ) -> dramatiq.Message:
-    """The message exactly as storage enqueues it: by actor name, id = job id."""
+    """The message exactly as storage enqueues it: by actor name, id = job id, signed."""
     job_id = str(uuid.uuid4())
     task = processor_service_pb2.ProcessTask(
         job_id=job_id, file_id="file-rmq", step=step, input=obj, force=reprocess
     )
     queue = jobs.reprocess_queue(namespace) if reprocess else jobs.process_queue(namespace)
-    return dramatiq.Message(
+    message: dramatiq.Message = dramatiq.Message(
         queue_name=queue,
         actor_name=jobs.PROCESS_ACTOR,
         args=(json_format.MessageToDict(task, preserving_proto_field_name=True),),
@@ -47,6 +48,7 @@ def task_message(
         options={},
         message_id=job_id,
     )
+    return sign_message(message, message_key(TOKEN))
 
 
 def rabbitmq_settings(

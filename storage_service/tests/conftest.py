@@ -20,6 +20,7 @@ from storage_service import db
 from storage_service.server import StorageServer, create_server
 from storage_service.settings import Settings
 from usp import events
+from usp.message_auth import message_key
 from usp.storage_client import StorageClient
 from usp.v1 import storage_service_pb2_grpc
 
@@ -71,7 +72,7 @@ def broker() -> FlakyBroker:
 
 @pytest.fixture
 def publisher(namespace: str) -> Iterator[events.EventPublisher]:
-    event_publisher = events.EventPublisher("", namespace)
+    event_publisher = events.EventPublisher("", namespace, message_key=message_key(TOKEN))
     yield event_publisher
     event_publisher.close()
 

@@ -22,6 +22,7 @@ from storage_service.tests.test_step_results import race_link_against_delete
 from storage_service.tests.tus import abort_session, head, open_session, patch, stub_for
 from tests.waiting import wait_for
 from usp import events, jobs
+from usp.message_auth import message_key
 from usp.storage_client import DispatchedJob, ResultKey, StorageClient, StoredDerivative
 from usp.v1 import processor_service_pb2
 
@@ -43,7 +44,7 @@ def pg_server(
 ) -> Iterator[tuple[StorageServer, FlakyBroker]]:
     settings = make_settings(tmp_path, namespace, USP_STORAGE_DATABASE_URL=postgres_database)
     broker = FlakyBroker()
-    publisher = events.EventPublisher("", namespace)
+    publisher = events.EventPublisher("", namespace, message_key=message_key(TOKEN))
     server = running(settings, broker=broker, publisher=publisher)
     yield server, broker
     server.stop(0)

@@ -22,6 +22,7 @@ from storage_service.settings import Settings
 from storage_service.tests.conftest import TOKEN, FlakyBroker
 from usp import events
 from usp.grpc_auth import service_metadata
+from usp.message_auth import message_key
 from usp.v1 import storage_service_pb2, storage_service_pb2_grpc
 
 Stub = storage_service_pb2_grpc.StorageServiceStub
@@ -36,7 +37,9 @@ def sha(data: bytes) -> str:
 
 @contextmanager
 def running(settings: Settings) -> Iterator[StorageServer]:
-    publisher = events.EventPublisher("", settings.namespace)
+    publisher = events.EventPublisher(
+        "", settings.namespace, message_key=message_key(settings.service_token)
+    )
     server = create_server(
         settings, broker=FlakyBroker(), publisher=publisher, address="127.0.0.1:0"
     )

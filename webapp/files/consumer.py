@@ -1,7 +1,9 @@
 """The event consumer: applies lifecycle events from the broker to the catalog.
 
 Each message is applied in one database transaction and acknowledged only after it
-commits, so a crash redelivers it (and applying it twice changes nothing).
+commits, so a crash redelivers it (and applying it twice changes nothing). A message
+without a valid signature (usp.message_auth) is dropped unread: only the services
+holding the service token speak for a job.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from google.protobuf.message import DecodeError
 from kombu.mixins import ConsumerMixin
 
 from usp import events
+from usp.message_auth import event_is_authentic
 from usp.v1 import common_pb2
 from webapp.files.events import UnreadableEvent, event_apply
 
@@ -48,10 +51,16 @@ class EventConsumer(ConsumerMixin):
     """Consumes `<namespace>.webapp.events` until `stop` is set."""
 
     def __init__(
-        self, connection: kombu.Connection, namespace: str, stop: threading.Event | None = None
+        self,
+        connection: kombu.Connection,
+        namespace: str,
+        *,
+        message_key: bytes,
+        stop: threading.Event | None = None,
     ) -> None:
         self.connection = connection
         self.queue = event_queue(namespace)
+        self._key = message_key
         self._stop = stop or threading.Event()
 
     @property  # type: ignore[override]
@@ -94,6 +103,9 @@ class EventConsumer(ConsumerMixin):
         self._discard(message, f"undecodable body: {exc.__class__.__name__}")
 
     def on_message(self, _body: Any, message: kombu.Message) -> None:
+        if not event_is_authentic(message.body, message.headers, self._key):
+            self._discard(message, "missing or invalid signature")
+            return
         try:
             envelope = events.decode(message.body)
         except DecodeError:
@@ -145,8 +157,11 @@ class EventConsumer(ConsumerMixin):
             raise _Stopping
 
 
-def run_consumer(*, broker_url: str, namespace: str, stop: threading.Event) -> None:
-    """Consume events until `stop` is set; blocks, so run it in a thread or a process.
+def run_consumer(
+    *, broker_url: str, namespace: str, message_key: bytes, stop: threading.Event
+) -> None:
+    """Consume events signed with `message_key` until `stop` is set; blocks, so run it
+    in a thread or a process.
 
     An empty `broker_url` means kombu's in-memory transport (the embedded default).
     """
@@ -154,7 +169,8 @@ def run_consumer(*, broker_url: str, namespace: str, stop: threading.Event) -> N
     options = {"polling_interval": MEMORY_POLLING_INTERVAL} if url.startswith("memory://") else {}
     try:
         with kombu.Connection(url, transport_options=options) as broker:
-            EventConsumer(broker, namespace, stop=stop).run(safety_interval=STOP_CHECK_INTERVAL)
+            consumer = EventConsumer(broker, namespace, message_key=message_key, stop=stop)
+            consumer.run(safety_interval=STOP_CHECK_INTERVAL)
     except _Stopping:
         pass
     finally:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.waiting import free_port, wait_for
 from usp import events
+from usp.message_auth import EVENT_SIGNATURE_HEADER, message_key, sign_event
 from usp.v1 import common_pb2, processor_service_pb2, storage_service_pb2
 from webapp.accounts.models import User
 from webapp.files.consumer import event_queue, run_consumer
@@ -24,13 +25,20 @@ from webapp.files.tests.factories import file_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+KEY = message_key("test-consumer-service-token")
+
 
 class RunningConsumer:
     def __init__(self, broker_url: str, namespace: str) -> None:
         self.stop = threading.Event()
         self.thread = threading.Thread(
             target=run_consumer,
-            kwargs={"broker_url": broker_url, "namespace": namespace, "stop": self.stop},
+            kwargs={
+                "broker_url": broker_url,
+                "namespace": namespace,
+                "message_key": KEY,
+                "stop": self.stop,
+            },
             daemon=True,
         )
 
@@ -67,8 +75,10 @@ def succeeded_envelope(file: File, job_id: str) -> common_pb2.EventEnvelope:
     )
 
 
-def publish(broker_url: str, namespace: str, *envelopes: common_pb2.EventEnvelope) -> None:
-    publisher = events.EventPublisher(broker_url, namespace)
+def publish(
+    broker_url: str, namespace: str, *envelopes: common_pb2.EventEnvelope, key: bytes = KEY
+) -> None:
+    publisher = events.EventPublisher(broker_url, namespace, message_key=key)
     try:
         for envelope in envelopes:
             publisher.publish(envelope)
@@ -76,14 +86,26 @@ def publish(broker_url: str, namespace: str, *envelopes: common_pb2.EventEnvelop
         publisher.close()
 
 
-def publish_raw(broker_url: str, namespace: str, body: bytes) -> None:
+def publish_raw(
+    broker_url: str,
+    namespace: str,
+    body: bytes,
+    *,
+    routing_key: str = events.JOB_STARTED,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Publish `body` as anyone on the broker could; signed with KEY unless `headers`
+    says otherwise."""
+    if headers is None:
+        headers = {EVENT_SIGNATURE_HEADER: sign_event(body, KEY)}
     with kombu.Connection(events.kombu_url(broker_url)) as connection:
         producer = kombu.Producer(connection.default_channel, exchange=events.exchange(namespace))
         producer.publish(
             body,
-            routing_key=events.JOB_STARTED,
+            routing_key=routing_key,
             content_type=events.CONTENT_TYPE,
             content_encoding="binary",
+            headers=headers,
         )
 
 
@@ -223,3 +245,68 @@ def test_consume_events_command_runs_until_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def forge_and_then_sign(broker_url: str, namespace: str, file: File, job_id: str) -> None:
+    """A job.succeeded unsigned, signed with another key, and carrying the signature of
+    another event; then the genuine one, which only applies after those three."""
+    forged = events.encode(succeeded_envelope(file, job_id))
+    other = events.encode(stored_envelope(file, job_id))
+    wrong_key = message_key("not-the-service-token")
+    for headers in (
+        {},
+        {EVENT_SIGNATURE_HEADER: sign_event(forged, wrong_key)},
+        {EVENT_SIGNATURE_HEADER: sign_event(other, KEY)},
+    ):
+        publish_raw(
+            broker_url, namespace, forged, routing_key=events.JOB_SUCCEEDED, headers=headers
+        )
+
+
+def assert_forged_events_changed_nothing(
+    broker_url: str, namespace: str, file: File, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = str(uuid.uuid4())
+    with caplog.at_level(logging.ERROR, logger="webapp.files.consumer"):
+        publish(broker_url, namespace, stored_envelope(file, job_id))
+        wait_for(lambda: file_state(file) == FileState.PROCESSING, what="file.stored applied")
+        forge_and_then_sign(broker_url, namespace, file, job_id)
+        wait_for(
+            lambda: (
+                len([r for r in caplog.records if r.getMessage() == "event message rejected"]) == 3
+            ),
+            what="three forged events rejected",
+        )
+
+        assert Job.objects.get(pk=job_id).state == JobState.QUEUED
+        assert file_state(file) == FileState.PROCESSING
+        reasons = [
+            str(r.__dict__["fields"])
+            for r in caplog.records
+            if r.getMessage() == "event message rejected"
+        ]
+        assert ["reason=missing or invalid signature" in reason for reason in reasons] == [True] * 3
+
+        publish(broker_url, namespace, succeeded_envelope(file, job_id))
+        wait_for(lambda: file_state(file) == FileState.READY, what="the genuine event")
+    assert Job.objects.get(pk=job_id).state == JobState.SUCCEEDED
+
+
+def test_forged_events_are_dropped_and_change_no_job(
+    memory_namespace: str, awaiting: File, caplog: pytest.LogCaptureFixture
+) -> None:
+    declare_queue("", memory_namespace)
+
+    with RunningConsumer("", memory_namespace):
+        assert_forged_events_changed_nothing("", memory_namespace, awaiting, caplog)
+
+
+@pytest.mark.rabbitmq
+def test_forged_events_on_rabbitmq_are_dropped_and_change_no_job(
+    rabbitmq_url: str, broker_namespace: str, awaiting: File, caplog: pytest.LogCaptureFixture
+) -> None:
+    with RunningConsumer(rabbitmq_url, broker_namespace):
+        wait_for(
+            lambda: _queue_exists(rabbitmq_url, broker_namespace), what="the queue to be declared"
+        )
+        assert_forged_events_changed_nothing(rabbitmq_url, broker_namespace, awaiting, caplog)

@@ -9,11 +9,15 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from usp.message_auth import message_key
 from webapp.files.consumer import run_consumer
 
 
 class Command(BaseCommand):
-    help = "Consume the webapp's lifecycle events (USP_BROKER_URL, USP_BROKER_NAMESPACE)."
+    help = (
+        "Consume the webapp's lifecycle events (USP_BROKER_URL, USP_BROKER_NAMESPACE), "
+        "verified against USP_SERVICE_TOKEN."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         stop = threading.Event()
@@ -22,5 +26,6 @@ class Command(BaseCommand):
         run_consumer(
             broker_url=settings.USP.broker_url,
             namespace=settings.USP.broker_namespace,
+            message_key=message_key(settings.USP.service_token),
             stop=stop,
         )
