@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage_service import db
 from storage_service.server import StorageServer
-from storage_service.tests.conftest import FlakyBroker, count_rows
+from storage_service.tests.conftest import TOKEN, FlakyBroker, count_rows
 from tests.waiting import wait_for
 from usp import jobs
 from usp.errors import ServiceError
+from usp.message_auth import message_is_authentic, message_key
 from usp.storage_client import DispatchedJob, StorageClient
 from usp.v1 import processor_service_pb2
 
@@ -69,6 +70,7 @@ def test_retry_keeps_the_job_id_and_a_reprocess_gets_a_new_forced_job_on_the_rep
         (SHA, len(DATA), "text/plain")
     }
     assert queued(broker, jobs.process_queue(namespace)) == []
+    assert [message_is_authentic(m, message_key(TOKEN)) for m in messages] == [True, True]
 
 
 def test_fresh_dispatch_runs_on_the_queue_of_fresh_uploads(

@@ -22,7 +22,7 @@ from storage_service.tests.test_step_results import race_link_against_delete
 from storage_service.tests.tus import abort_session, head, open_session, patch, stub_for
 from tests.waiting import wait_for
 from usp import events, jobs
-from usp.message_auth import message_key
+from usp.message_auth import message_is_authentic, message_key
 from usp.storage_client import DispatchedJob, ResultKey, StorageClient, StoredDerivative
 from usp.v1 import processor_service_pb2
 
@@ -96,6 +96,7 @@ def test_relay_enqueues_jobs_on_the_real_rabbitmq(
     task = ParseDict(message.args[0], processor_service_pb2.ProcessTask())
     assert (message.actor_name, message.message_id) == (jobs.PROCESS_ACTOR, result.jobs[0].job_id)
     assert (task.step, task.input.checksum.sha256) == ("checksum", SHA)
+    assert message_is_authentic(message, message_key(TOKEN))
 
 
 def _get_one(url: str, queue: str) -> bytes:
