@@ -11,6 +11,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from usp.v1 import api_service_pb2, common_pb2
 from webapp.files.links import derivative_content_path
 from webapp.files.models import Derivative, ErrorClass, File, FileState, Job, JobState
+from webapp.usercontent.links import usercontent_link
 
 FILE_STATES: dict[str, common_pb2.FileState] = {
     FileState.AWAITING_UPLOAD: common_pb2.FILE_STATE_AWAITING_UPLOAD,
@@ -82,10 +83,12 @@ def derivative_to_proto(
 
 
 def derivative_url(*, file: File, kind: str, public_url: str) -> str:
-    """The REST download address, absolute under the public URL; empty without one,
-    since a gRPC call has no Host header to build it from."""
-    if not public_url:
-        return ""
+    """A signed link on the user-content origin when one is set; else the REST download
+    address, absolute under the public URL, or empty without one, since a gRPC call has
+    no Host header to build it from."""
+    link = usercontent_link(file=file, kind=kind)
+    if link or not public_url:
+        return link
     return public_url.rstrip("/") + derivative_content_path(file, kind)
 
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from usp import config
 
@@ -51,6 +52,15 @@ class WebappEnv:
     trust_proxy: bool
     # The storage data plane's origin: browsers send upload bytes there (CSP connect-src).
     storage_public_url: str
+    # A separate origin that serves stored bytes (scheme://host[:port]; empty: this site),
+    # through signed links that live `usercontent_link_seconds`.
+    usercontent_origin: str
+    usercontent_link_seconds: int
+
+    @property
+    def usercontent_host(self) -> str:
+        """The user-content origin's host name (for ALLOWED_HOSTS); empty when unset."""
+        return urlsplit(self.usercontent_origin).hostname or ""
 
 
 def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
@@ -90,6 +100,8 @@ def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
         secure_ssl_redirect=config.env_bool("USP_SECURE_SSL_REDIRECT", True, environ),
         trust_proxy=config.env_bool("USP_TRUST_PROXY", False, environ),
         storage_public_url=_storage_public_url(environ),
+        usercontent_origin=_usercontent_origin(environ),
+        usercontent_link_seconds=_positive("USP_USERCONTENT_LINK_SECONDS", 300, environ),
     )
 
 
@@ -122,6 +134,39 @@ def _storage_public_url(environ: Mapping[str, str] | None) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:*"
+
+
+def _usercontent_origin(environ: Mapping[str, str] | None) -> str:
+    """USP_USERCONTENT_ORIGIN as scheme://host[:port], lower case; empty when unset.
+
+    It must be another host than the site's (USP_PUBLIC_URL): cookies are shared by all
+    ports of a host, so only another host name keeps user content away from them."""
+    value = config.env_str("USP_USERCONTENT_ORIGIN", "", environ).strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _port_valid(value):
+        raise config.ConfigError(
+            "USP_USERCONTENT_ORIGIN must be an origin like https://usercontent.example.org"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise config.ConfigError(
+            "USP_USERCONTENT_ORIGIN must be an origin only (scheme://host[:port]), "
+            "without a path, query or user"
+        )
+    if parts.hostname == urlsplit(_public_url(environ)).hostname:
+        raise config.ConfigError(
+            "USP_USERCONTENT_ORIGIN must be on another host than USP_PUBLIC_URL"
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _port_valid(url: str) -> bool:
+    try:
+        urlsplit(url).port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return False
+    return True
 
 
 def _non_negative(name: str, default: int, environ: Mapping[str, str] | None) -> int:

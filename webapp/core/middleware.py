@@ -30,5 +30,7 @@ def policy_for(path: str) -> str:
     """The policy for a path: inline styles only under settings.USP_CSP_INLINE_STYLE_PATHS."""
     prefixes: tuple[str, ...] = tuple(getattr(settings, "USP_CSP_INLINE_STYLE_PATHS", ()))
     return content_security_policy(
-        settings.USP.storage_public_url, inline_styles=path.startswith(prefixes)
+        settings.USP.storage_public_url,
+        usercontent_origin=settings.USP.usercontent_origin,
+        inline_styles=path.startswith(prefixes),
     )

@@ -27,10 +27,9 @@ from rest_framework.views import APIView
 
 from webapp.accounts.selectors import usage_get
 from webapp.core.errors import InvalidInput
-from webapp.files.downloads import download_response
+from webapp.files.downloads import content_response
 from webapp.files.intents import upload_intent_create
 from webapp.files.selectors import (
-    DownloadTarget,
     derivative_content_target,
     file_content_target,
     file_get,
@@ -44,6 +43,7 @@ from webapp.files.serializers import (
     UsageSerializer,
 )
 from webapp.files.services import file_delete, file_upload, pipeline_parse
+from webapp.usercontent.links import usercontent_link
 
 ERRORS = {
     code: OpenApiResponse(ErrorSerializer, description=description)
@@ -211,16 +211,22 @@ class AnyAccept(BaseContentNegotiation):
 
 
 class _DownloadApi(APIView):
-    """GET streams the bytes (Range: one range, 206); HEAD sends the same headers."""
+    """GET streams the bytes (Range: one range, 206); HEAD sends the same headers. With a
+    separate user-content origin both answer 302 to a signed link there instead."""
 
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AnyAccept
 
-    def target(self, request: Request, file_id: str, **kwargs: str) -> DownloadTarget:
-        raise NotImplementedError
+    def head(self, request: Request, file_id: str, kind: str = "") -> HttpResponseBase:
+        return self.answer(request, file_id, kind)
 
-    def head(self, request: Request, file_id: str, **kwargs: str) -> HttpResponseBase:
-        return download_response(request, self.target(request, file_id, **kwargs))
+    def answer(self, request: Request, file_id: str, kind: str = "") -> HttpResponseBase:
+        file = file_get(user=request.user, file_id=file_id)
+        if kind:
+            target = derivative_content_target(file=file, kind=kind)
+        else:
+            target = file_content_target(file=file)
+        return content_response(request, target, usercontent_link(file=file, kind=kind))
 
 
 DOWNLOAD_RESPONSES = {
@@ -228,14 +234,15 @@ DOWNLOAD_RESPONSES = {
     (206, "application/octet-stream"): OpenApiResponse(
         OpenApiTypes.BINARY, description="The range asked for (Content-Range)"
     ),
+    302: OpenApiResponse(
+        description="Only where user content has its own origin (USP_USERCONTENT_ORIGIN): "
+        "Location is a signed link there that lives a few minutes and needs no credentials"
+    ),
     304: OpenApiResponse(description="Not modified: If-None-Match names the content"),
 }
 
 
 class FileContentApi(_DownloadApi):
-    def target(self, request: Request, file_id: str, **kwargs: str) -> DownloadTarget:
-        return file_content_target(file=file_get(user=request.user, file_id=file_id))
-
     @extend_schema(
         operation_id="files_content",
         parameters=[FILE_ID, RANGE, IF_NONE_MATCH],
@@ -243,14 +250,10 @@ class FileContentApi(_DownloadApi):
         responses={**DOWNLOAD_RESPONSES, **error_responses(401, 404, 409, 416, 503)},
     )
     def get(self, request: Request, file_id: str) -> HttpResponseBase:
-        return download_response(request, self.target(request, file_id))
+        return self.answer(request, file_id)
 
 
 class DerivativeContentApi(_DownloadApi):
-    def target(self, request: Request, file_id: str, **kwargs: str) -> DownloadTarget:
-        file = file_get(user=request.user, file_id=file_id)
-        return derivative_content_target(file=file, kind=kwargs["kind"])
-
     @extend_schema(
         operation_id="files_derivative_content",
         parameters=[FILE_ID, RANGE, IF_NONE_MATCH],
@@ -258,7 +261,7 @@ class DerivativeContentApi(_DownloadApi):
         responses={**DOWNLOAD_RESPONSES, **error_responses(401, 404, 416, 503)},
     )
     def get(self, request: Request, file_id: str, kind: str) -> HttpResponseBase:
-        return download_response(request, self.target(request, file_id, kind=kind))
+        return self.answer(request, file_id, kind)
 
 
 # --- upload intents and usage ----------------------------------------------------------

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from webapp.files.intents import IntentRequest
-from webapp.files.links import absolute_url, derivative_content_path, file_content_path
+from webapp.files.links import content_url
 from webapp.files.models import Derivative, File, Job, UploadIntent
 from webapp.files.services import pipeline_validate
 
@@ -57,13 +57,13 @@ class DerivativeSerializer(serializers.ModelSerializer[Derivative]):
         read_only_fields = fields
 
     def get_url(self, derivative: Derivative) -> str:
-        path = derivative_content_path(derivative.file, derivative.kind)
-        return absolute_url(path, self.context.get("request"))
+        return content_url(derivative.file, derivative.kind, request=self.context.get("request"))
 
 
 class FileSerializer(serializers.ModelSerializer[File]):
     """A file as every client sees it; pass `context={"request": request}` for absolute
-    links (without a request they are built from USP_PUBLIC_URL)."""
+    links (without a request they are built from USP_PUBLIC_URL). With a user-content
+    origin, `content_url` and the derivatives' `url` are signed links there."""
 
     metadata = serializers.SerializerMethodField()
     jobs = JobSerializer(many=True, read_only=True)
@@ -93,7 +93,7 @@ class FileSerializer(serializers.ModelSerializer[File]):
         return dict(file.metadata or {})
 
     def get_content_url(self, file: File) -> str:
-        return absolute_url(file_content_path(file), self.context.get("request"))
+        return content_url(file, request=self.context.get("request"))
 
 
 class RawNameField(serializers.CharField):

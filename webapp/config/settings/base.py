@@ -19,7 +19,8 @@ WEBAPP_DIR = Path(__file__).resolve().parents[2]
 
 SECRET_KEY = USP.secret_key
 DEBUG = False
-ALLOWED_HOSTS = list(USP.allowed_hosts)
+# The user-content host is served too, by its own URLconf (webapp.usercontent).
+ALLOWED_HOSTS = [*USP.allowed_hosts, *([USP.usercontent_host] if USP.usercontent_host else [])]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -43,6 +44,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Requests to the user-content host stop here: nothing below (static files, sessions,
+    # CSRF, authentication) ever sees them.
+    "webapp.usercontent.middleware.UserContentHostMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

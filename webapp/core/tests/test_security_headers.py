@@ -34,6 +34,20 @@ def test_policy_lets_pages_send_upload_bytes_to_the_storage_origin_only() -> Non
     assert "style-src 'self';" in policy
 
 
+def test_pages_show_images_from_the_user_content_origin_only_when_one_is_set(
+    settings: Any,
+) -> None:
+    settings.USP = dataclasses.replace(
+        settings.USP, usercontent_origin="https://usercontent.example.net"
+    )
+
+    policy = Client().get("/accounts/login/")["Content-Security-Policy"]
+
+    assert policy == page_policy().replace(
+        "img-src 'self' data: blob:;", "img-src 'self' data: blob: https://usercontent.example.net;"
+    )
+
+
 def test_a_configured_storage_origin_is_the_only_other_place_pages_connect_to(
     settings: Any,
 ) -> None:

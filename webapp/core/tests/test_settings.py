@@ -45,6 +45,8 @@ def test_env_defaults(tmp_path: Path) -> None:
         secure_ssl_redirect=True,
         trust_proxy=False,
         storage_public_url="http://127.0.0.1:*",
+        usercontent_origin="",
+        usercontent_link_seconds=300,
     )
 
 
@@ -77,6 +79,8 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
             "USP_SECURE_SSL_REDIRECT": "false",
             "USP_TRUST_PROXY": "true",
             "USP_STORAGE_PUBLIC_URL": "https://upload.example.com/",
+            "USP_USERCONTENT_ORIGIN": "https://Files-Content.example.NET:8443/",
+            "USP_USERCONTENT_LINK_SECONDS": "120",
         }
     )
 
@@ -107,7 +111,10 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
         secure_ssl_redirect=False,
         trust_proxy=True,
         storage_public_url="https://upload.example.com",
+        usercontent_origin="https://files-content.example.net:8443",
+        usercontent_link_seconds=120,
     )
+    assert env.usercontent_host == "files-content.example.net"
 
 
 def test_storage_public_url_defaults_to_the_data_planes_host_on_any_port() -> None:
@@ -139,6 +146,14 @@ def test_explicit_storage_target_wins_over_the_port() -> None:
         ("USP_SECURE_SSL_REDIRECT", "maybe", "must be true or false"),
         ("USP_TRUST_PROXY", "2", "must be true or false"),
         ("USP_STORAGE_PUBLIC_URL", "upload.example.com", "must start with http:// or https://"),
+        ("USP_USERCONTENT_ORIGIN", "usercontent.example.org", "must be an origin like"),
+        ("USP_USERCONTENT_ORIGIN", "ftp://usercontent.example.org", "must be an origin like"),
+        ("USP_USERCONTENT_ORIGIN", "https://", "must be an origin like"),
+        ("USP_USERCONTENT_ORIGIN", "https://uc.example.org:99999", "must be an origin like"),
+        ("USP_USERCONTENT_ORIGIN", "https://uc.example.org/files", "must be an origin only"),
+        ("USP_USERCONTENT_ORIGIN", "https://uc.example.org/?a=1", "must be an origin only"),
+        ("USP_USERCONTENT_ORIGIN", "https://me@uc.example.org", "must be an origin only"),
+        ("USP_USERCONTENT_LINK_SECONDS", "0", "must be a positive number of seconds"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(
@@ -146,6 +161,16 @@ def test_bad_values_are_refused_with_the_variable_named(
 ) -> None:
     with pytest.raises(ConfigError, match=f"{name} {message}"):
         load_env({name: value})
+
+
+def test_the_user_content_origin_must_be_another_host_than_the_site() -> None:
+    environ = {
+        "USP_PUBLIC_URL": "https://files.example.com",
+        "USP_USERCONTENT_ORIGIN": "https://files.example.com:8443",
+    }
+
+    with pytest.raises(ConfigError, match="USP_USERCONTENT_ORIGIN must be on another host"):
+        load_env(environ)
 
 
 def test_sqlite_gets_wal_a_lock_timeout_and_immediate_transactions() -> None:
@@ -264,6 +289,21 @@ def test_production_behind_a_trusted_proxy_honours_forwarded_proto(tmp_path: Pat
     )
 
     assert value == "(False, ('HTTP_X_FORWARDED_PROTO', 'https'))"
+
+
+def test_production_allows_the_user_content_host_only_when_one_is_set(tmp_path: Path) -> None:
+    hosts = "files.example.com"
+
+    without = print_setting(tmp_path, "settings.ALLOWED_HOSTS", USP_ALLOWED_HOSTS=hosts)
+    with_origin = print_setting(
+        tmp_path,
+        "settings.ALLOWED_HOSTS",
+        USP_ALLOWED_HOSTS=hosts,
+        USP_USERCONTENT_ORIGIN="https://usercontent.example.net",
+    )
+
+    assert without == "['files.example.com']"
+    assert with_origin == "['files.example.com', 'usercontent.example.net']"
 
 
 def test_local_settings_migrate_into_the_data_directory(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ SAFE = {
     "Content-Disposition": 'attachment; filename="data.bin"',
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
 
 
