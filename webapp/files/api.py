@@ -16,7 +16,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -201,8 +201,11 @@ class FileDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AnyAccept(BaseContentNegotiation):
-    """Downloads answer whatever the client accepts; errors still render as JSON."""
+class AnyAccept(DefaultContentNegotiation):
+    """Downloads answer whatever the client accepts; errors still render as JSON.
+
+    Parsers are chosen as usual: a session's POST has its CSRF token read from the body.
+    """
 
     def select_renderer(
         self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None

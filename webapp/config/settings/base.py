@@ -159,6 +159,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "webapp.core.exception_handler.exception_handler",
+    # OPTIONS of a route naming an object answers its owner only (404 for anyone else).
+    "DEFAULT_METADATA_CLASS": "webapp.files.metadata.OwnerMetadata",
 }
 
 SPECTACULAR_SETTINGS = {
