@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,7 @@ from webapp.accounts.models import ApiToken
 from webapp.accounts.services import api_token_create, api_token_revoke
 from webapp.accounts.tokens import EXPIRY_DAYS, expiry_from_days, token_get, token_list, token_state
 from webapp.core.errors import InvalidInput
+from webapp.core.fields import StringField
 from webapp.files.api import error_responses
 
 
@@ -44,7 +46,7 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100)
+    name = StringField(max_length=100)
     expires_in_days = serializers.ChoiceField(
         choices=list(EXPIRY_DAYS),
         required=False,
@@ -57,6 +59,9 @@ TOKEN_ID = OpenApiParameter("token_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
 class TokenListCreateApi(APIView):
+    # JSON only: a form cannot say "never expires" (null) for expires_in_days.
+    parser_classes = [JSONParser]
+
     @extend_schema(
         operation_id="tokens_list",
         summary="Your API tokens (never their keys)",

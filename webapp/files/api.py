@@ -17,8 +17,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -27,8 +26,9 @@ from rest_framework.views import APIView
 
 from webapp.accounts.selectors import usage_get
 from webapp.core.errors import InvalidInput
+from webapp.core.pagination import StrictPageNumberPagination
 from webapp.files.downloads import content_response
-from webapp.files.intents import upload_intent_create
+from webapp.files.intents import IDEMPOTENCY_KEY_MAX_LENGTH, upload_intent_create
 from webapp.files.selectors import (
     derivative_content_target,
     file_content_target,
@@ -38,6 +38,7 @@ from webapp.files.selectors import (
 from webapp.files.serializers import (
     ErrorSerializer,
     FileSerializer,
+    PipelineTextField,
     UploadIntentCreateSerializer,
     UploadIntentSerializer,
     UsageSerializer,
@@ -65,7 +66,7 @@ ERRORS = {
 FILE_ID = OpenApiParameter("file_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
     OpenApiParameter.HEADER,
     description="Any unique string (at most 255 characters): retrying the request with "
     "the same key returns the same upload and reserves nothing more.",
@@ -86,6 +87,12 @@ IF_NONE_MATCH = OpenApiParameter(
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
+
+
+# A list's `page` past its last page (or not a page number) is answered like DRF does.
+PAGE_NOT_FOUND = {
+    404: OpenApiResponse(ErrorSerializer, description="No such page (code not_found)")
+}
 
 
 class ApiRootApi(APIView):
@@ -125,17 +132,18 @@ def _grpc_api_address(request: Request) -> str:
     return f"{host}:{settings.USP.api_grpc_port}"
 
 
-class FilePagination(PageNumberPagination):
+class FilePagination(StrictPageNumberPagination):
     page_size = 50
 
 
 class FileListCreateApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    # A urlencoded form cannot carry a file: it is refused as 415, not read as empty.
+    parser_classes = [MultiPartParser]
     pagination_class = FilePagination
 
     class UploadSerializer(serializers.Serializer[Any]):
         file = serializers.FileField(allow_empty_file=True, use_url=False)
-        pipeline = serializers.CharField(
+        pipeline = PipelineTextField(
             required=False,
             allow_blank=True,
             help_text="Comma-separated step names, e.g. 'metadata,checksum'; "
@@ -149,7 +157,7 @@ class FileListCreateApi(APIView):
     @extend_schema(
         operation_id="files_list",
         summary="Your files, newest first",
-        responses={200: FileSerializer(many=True), **error_responses(401)},
+        responses={200: FileSerializer(many=True), **error_responses(401), **PAGE_NOT_FOUND},
     )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
@@ -233,8 +241,9 @@ class _DownloadApi(APIView):
 
 
 DOWNLOAD_RESPONSES = {
-    (200, "application/octet-stream"): OpenApiTypes.BINARY,
-    (206, "application/octet-stream"): OpenApiResponse(
+    # Served as the type storage sniffed from the bytes, whatever it is.
+    (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The bytes"),
+    (206, "*/*"): OpenApiResponse(
         OpenApiTypes.BINARY, description="The range asked for (Content-Range)"
     ),
     302: OpenApiResponse(

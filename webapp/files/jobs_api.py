@@ -5,13 +5,13 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.files.api import FILE_ID, error_responses
+from webapp.core.pagination import StrictPageNumberPagination
+from webapp.files.api import FILE_ID, PAGE_NOT_FOUND, error_responses
 from webapp.files.models import JobState
 from webapp.files.reruns import file_reprocess, job_retry
 from webapp.files.selectors import file_get, job_get, job_list
@@ -26,7 +26,7 @@ STEP = OpenApiParameter(
 )
 
 
-class JobPagination(PageNumberPagination):
+class JobPagination(StrictPageNumberPagination):
     page_size = 50
 
 
@@ -39,7 +39,7 @@ class JobListApi(APIView):
         description="The current jobs of your files (a reprocess supersedes a file's "
         "earlier jobs of the same steps), optionally in one state and of one step.",
         parameters=[STATE, STEP],
-        responses={200: JobSerializer(many=True), **error_responses(400, 401)},
+        responses={200: JobSerializer(many=True), **error_responses(400, 401), **PAGE_NOT_FOUND},
     )
     def get(self, request: Request) -> Response:
         jobs = job_list(

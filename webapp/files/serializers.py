@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
@@ -9,10 +10,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from usp.pipelines import STEPS
+from webapp.core.fields import StringField
 from webapp.files.intents import IntentRequest
 from webapp.files.links import content_url
 from webapp.files.models import Derivative, File, Job, UploadIntent
-from webapp.files.services import pipeline_validate
+from webapp.files.services import PIPELINE_MAX_STEPS, pipeline_validate
 
 
 class JobSerializer(serializers.ModelSerializer[Job]):
@@ -96,9 +99,10 @@ class FileSerializer(serializers.ModelSerializer[File]):
         return content_url(file, request=self.context.get("request"))
 
 
-class RawNameField(serializers.CharField):
+class RawNameField(StringField):
     """A name exactly as sent: NUL, surrogates and control characters are accepted here
-    and removed by the sanitizer, since the name is only ever displayed."""
+    and removed by the sanitizer, since the name is only ever displayed. It must be a
+    JSON string: a number is not a name."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -112,11 +116,26 @@ class RawNameField(serializers.CharField):
         ]
 
 
+def _steps_pattern() -> str:
+    """The comma-separated form of a pipeline: up to PIPELINE_MAX_STEPS known step names,
+    blanks between commas ignored (as `pipeline_validate` reads it)."""
+    step = "(?:" + "|".join(re.escape(name) for name in STEPS) + ")"
+    more = PIPELINE_MAX_STEPS - 1
+    return f"^[ ,]*(?:{step}(?: *,[ ,]*{step}){{0,{more}}})?[ ,]*$"
+
+
+STEPS_TEXT_SCHEMA = {"type": "string", "pattern": _steps_pattern(), "example": "metadata,checksum"}
+
+
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "array", "items": {"type": "string"}},
-            {"type": "string", "example": "metadata,checksum"},
+            {
+                "type": "array",
+                "items": {"type": "string", "enum": list(STEPS)},
+                "maxItems": PIPELINE_MAX_STEPS,
+            },
+            STEPS_TEXT_SCHEMA,
         ]
     }
 )
@@ -135,6 +154,12 @@ class PipelineField(serializers.Field[list[str], Any, Any, Any]):
 
     def to_representation(self, value: list[str]) -> list[str]:
         return list(value)
+
+
+@extend_schema_field(STEPS_TEXT_SCHEMA)
+class PipelineTextField(serializers.CharField):
+    """Step names as one comma-separated string, as a form sends them; read with
+    `pipeline_parse`."""
 
 
 class ReprocessSerializer(serializers.Serializer[Any]):

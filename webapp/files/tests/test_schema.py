@@ -42,10 +42,7 @@ def test_schema_is_valid_openapi_3_describing_every_operation() -> None:
         ("/api/v1/tokens/{token_id}/", "delete"),
     }
     upload = schema["paths"]["/api/v1/files/"]["post"]
-    assert set(upload["requestBody"]["content"]) == {
-        "multipart/form-data",
-        "application/x-www-form-urlencoded",
-    }
+    assert set(upload["requestBody"]["content"]) == {"multipart/form-data"}
     assert set(upload["responses"]) == {"201", "400", "401", "403", "413", "415", "503"}
     assert schema["components"]["securitySchemes"]["tokenAuth"] == {
         "type": "apiKey",

@@ -1,0 +1,89 @@
+"""Fixtures of the cross-cutting API tests: the real storage service in this process,
+whose events the test applies itself, and a user with a token who owns a few files."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from rest_framework.test import APIClient
+
+from usp.v1 import common_pb2
+from webapp.accounts.models import User
+from webapp.accounts.tests.factories import token_make
+from webapp.files.tests.fixtures import *  # noqa: F403
+
+
+@dataclass
+class RecordingPublisher:
+    """Storage's event publisher, keeping the events for the test to apply (with
+    `event_apply`, the consumer's function) in its own thread and transaction."""
+
+    envelopes: list[common_pb2.EventEnvelope] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def publish(self, envelope: common_pb2.EventEnvelope) -> None:
+        with self.lock:
+            self.envelopes.append(envelope)
+
+    def of(self, file_id: str, event_type: str) -> list[common_pb2.EventEnvelope]:
+        with self.lock:
+            return [e for e in self.envelopes if (e.file_id, e.type) == (file_id, event_type)]
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class RealStorage:
+    server: Any  # storage_service.server.StorageServer
+    publisher: RecordingPublisher
+    blob_dir: Path
+
+    def blobs(self) -> list[Path]:
+        """Every committed object on disk."""
+        return sorted(path for path in self.blob_dir.rglob("*") if path.is_file())
+
+
+@pytest.fixture
+def real_storage(settings: Any, tmp_path: Path) -> Iterator[RealStorage]:
+    """The real storage service (gRPC control plane and tus data plane) on free ports;
+    settings.USP points the webapp at it."""
+    # Imported here: only these tests and the browser tests run storage in this process.
+    from storage_service.server import create_server
+    from storage_service.settings import Settings as StorageSettings
+
+    environ = {
+        "USP_DATA_DIR": str(tmp_path / "storage"),
+        "USP_STORAGE_GRPC_PORT": "0",
+        "USP_STORAGE_HTTP_PORT": "0",
+        "USP_SERVICE_TOKEN": settings.USP.service_token,
+        "USP_BROKER_URL": "",
+        "USP_STORAGE_OUTBOX_POLL_INTERVAL": "0.05",
+    }
+    storage_settings = StorageSettings.from_env(environ)
+    publisher = RecordingPublisher()
+    server = create_server(
+        storage_settings, broker=StubBroker(), publisher=publisher, address="127.0.0.1:0"
+    )
+    server.start()
+    target = f"127.0.0.1:{server.port}"
+    settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=target)
+    try:
+        yield RealStorage(server, publisher, storage_settings.blob_dir)
+    finally:
+        server.stop(0)
+
+
+@pytest.fixture
+def api_client(user: User) -> APIClient:
+    """A client authenticated the way programs are: with an API token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_make(user)}")
+    return client
