@@ -46,7 +46,9 @@ def declare_actors(
     """
     owned: list[_Closeable] = []
     if storage is None:
-        storage = StorageClient(settings.storage_target, settings.service_token)
+        storage = StorageClient(
+            settings.storage_target, settings.service_token, tls=settings.grpc_tls
+        )
         owned.append(storage)
     if publisher is None:
         publisher = EventPublisher(

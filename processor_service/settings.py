@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from usp import config
+from usp.grpc_tls import TlsFiles, tls_from_env
 
 THUMBNAIL_FORMATS = ("WEBP", "JPEG")
 GIB = 1024**3
@@ -34,6 +35,8 @@ class Settings:
     archive_max_ratio: int = 100
     decoder_memory_limit: int = GIB
     decoder_max_crashes: int = 2
+    # Mutual TLS to storage (USP_GRPC_TLS_*); None: plaintext.
+    grpc_tls: TlsFiles | None = None
 
     @property
     def reprocess_share(self) -> int:
@@ -65,6 +68,7 @@ class Settings:
             archive_max_ratio=config.env_int("USP_ARCHIVE_MAX_RATIO", 100, environ),
             decoder_memory_limit=config.env_int("USP_DECODER_MEMORY_LIMIT", GIB, environ),
             decoder_max_crashes=config.env_int("USP_DECODER_MAX_CRASHES", 2, environ),
+            grpc_tls=tls_from_env(environ),
         )
         settings.validate()
         return settings

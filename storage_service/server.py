@@ -31,6 +31,7 @@ from storage_service.sweeper import Sweeper
 from storage_service.uploads import Uploads
 from usp import events, jobs
 from usp.grpc_auth import ServiceTokenInterceptor
+from usp.grpc_tls import add_port
 from usp.message_auth import message_key
 from usp.v1 import storage_service_pb2, storage_service_pb2_grpc
 
@@ -176,7 +177,10 @@ def create_server(
         JobDispatcher(sessions=sessions, namespace=settings.namespace, on_commit=relay.wake),
     )
     grpc_server, health_servicer = _grpc_server(settings, servicer)
-    port = grpc_server.add_insecure_port(address or settings.grpc_address)
+    # With TLS files, only clients holding a certificate of the same CA get in.
+    port = add_port(
+        grpc_server, address or settings.grpc_address, settings.grpc_tls, require_client_auth=True
+    )
     return StorageServer(
         settings=settings,
         grpc_server=grpc_server,

@@ -9,6 +9,9 @@ Data plane (HTTP, tus 1.0.0) settings:
 - USP_CORS_ORIGINS: origins a browser may upload from ("*" allows any);
 - USP_DATA_PLANE_TIMEOUT (60 s): a request body silent that long ends its connection;
 - USP_MAX_UPLOAD_SIZE (5 GiB): the largest upload a session may declare (Tus-Max-Size).
+
+gRPC: USP_GRPC_TLS_CERT, USP_GRPC_TLS_KEY and USP_GRPC_TLS_CA (PEM files, all or none)
+make the control plane mutual TLS (see usp.grpc_tls).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from usp import config
+from usp.grpc_tls import TlsFiles, tls_from_env
 
 _DRIVER_PREFIXES = {
     "postgresql://": "postgresql+psycopg://",
@@ -81,6 +85,7 @@ class Settings:
     cors_origins: tuple[str, ...] = tuple(DEFAULT_CORS_ORIGINS)
     data_plane_timeout: float = 60.0
     max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE
+    grpc_tls: TlsFiles | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +115,7 @@ class Settings:
             cors_origins=tuple(config.env_list("USP_CORS_ORIGINS", DEFAULT_CORS_ORIGINS, environ)),
             data_plane_timeout=config.env_float("USP_DATA_PLANE_TIMEOUT", 60.0, environ),
             max_upload_size=config.env_int("USP_MAX_UPLOAD_SIZE", DEFAULT_MAX_UPLOAD_SIZE, environ),
+            grpc_tls=tls_from_env(environ),
         )
 
     @property

@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the webapp verifies events without having Dramatiq installed
     import dramatiq
@@ -55,6 +55,23 @@ def _matches(expected: str, presented: object) -> bool:
     return hmac.compare_digest(expected.encode(), presented.encode("utf-8", "replace"))
 
 
+class JobMessage(Protocol):
+    """What is signed of a Dramatiq message (a Message or the worker's MessageProxy)."""
+
+    @property
+    def actor_name(self) -> str: ...
+    @property
+    def queue_name(self) -> str: ...
+    @property
+    def args(self) -> Sequence[Any]: ...
+    @property
+    def kwargs(self) -> Mapping[str, Any]: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+
 def canonical_queue(queue_name: str) -> str:
     """The queue a message belongs to, also while it waits in its delay (.DQ) or dead
     letter (.XQ) queue (Dramatiq's own naming)."""
@@ -63,13 +80,13 @@ def canonical_queue(queue_name: str) -> str:
     return queue_name
 
 
-def _job_content(message: dramatiq.Message[Any]) -> bytes:
+def _job_content(message: JobMessage) -> bytes:
     """The signed part of a job message, in one canonical JSON form."""
     signed = {
         "actor": message.actor_name,
         "queue": canonical_queue(message.queue_name),
         "args": list(message.args),
-        "kwargs": message.kwargs,
+        "kwargs": dict(message.kwargs),
         "id": message.message_id,
     }
     return json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
@@ -81,7 +98,7 @@ def sign_message(message: dramatiq.Message[Any], key: bytes) -> dramatiq.Message
     return message.copy(options={SIGNATURE_OPTION: signature})
 
 
-def message_is_authentic(message: dramatiq.Message[Any], key: bytes) -> bool:
+def message_is_authentic(message: JobMessage, key: bytes) -> bool:
     presented = message.options.get(SIGNATURE_OPTION)
     return _matches(_signature(key, _JOB, _job_content(message)), presented)
 

@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from usp.errors import ServiceError
 from usp.grpc_auth import service_metadata
+from usp.grpc_tls import TlsFiles, open_channel
 from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ def _result_from_proto(record: storage_service_pb2.StepResultRecord) -> Remember
 class StorageClient:
     """A channel to the storage service with typed methods.
 
-    `timeout` bounds unary calls; `stream_timeout` bounds a whole streamed transfer.
+    `timeout` bounds unary calls; `stream_timeout` bounds a whole streamed transfer;
+    with `tls` (usp.grpc_tls) the channel is mutual TLS, else plaintext.
     """
 
     def __init__(
@@ -136,10 +138,12 @@ class StorageClient:
         *,
         timeout: float = 10.0,
         stream_timeout: float = 3600.0,
+        tls: TlsFiles | None = None,
         channel: grpc.Channel | None = None,
     ) -> None:
-        self._channel = channel or grpc.insecure_channel(
+        self._channel = channel or open_channel(
             target,
+            tls,
             options=[
                 ("grpc.max_send_message_length", 4 * CHUNK_SIZE),
                 ("grpc.max_receive_message_length", 4 * CHUNK_SIZE),

@@ -19,6 +19,7 @@ import grpc
 from PIL import Image, UnidentifiedImageError
 
 from usp.grpc_auth import ServiceTokenInterceptor
+from usp.grpc_tls import TlsFiles, add_port
 from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
 
 CHUNK = 64 * 1024
@@ -168,14 +169,17 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         )
 
 
-def start_fake_storage(token: str) -> tuple[grpc.Server, str, FakeStorage]:
-    """A started server on 127.0.0.1 and a free port, its target, and its state."""
+def start_fake_storage(
+    token: str, *, tls: TlsFiles | None = None
+) -> tuple[grpc.Server, str, FakeStorage]:
+    """A started server on 127.0.0.1 and a free port (mutual TLS with `tls`), its
+    target, and its state."""
     fake = FakeStorage()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
         interceptors=[ServiceTokenInterceptor(token)],
     )
     storage_service_pb2_grpc.add_StorageServiceServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = add_port(server, "127.0.0.1:0", tls, require_client_auth=True)
     server.start()
     return server, f"127.0.0.1:{port}", fake

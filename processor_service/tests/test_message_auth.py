@@ -132,7 +132,7 @@ def test_a_forged_message_on_rabbitmq_is_dead_lettered_and_a_signed_one_runs(
                 producer.enqueue(message)
             received = tap.wait_for(succeeded(genuine))
             wait_for(
-                lambda: producer.get_queue_message_counts(queue)[2] == len(forged),
+                lambda: producer.get_queue_message_counts(queue)[2] == len(forged),  # type: ignore[attr-defined]
                 what="the forged messages in the dead letter queue",
             )
     finally:

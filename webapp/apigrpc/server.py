@@ -9,6 +9,7 @@ from django.conf import settings
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from usp.grpc_tls import TlsFiles, add_port
 from usp.v1 import api_service_pb2, api_service_pb2_grpc
 from webapp.apigrpc.connections import DatabaseConnectionInterceptor
 from webapp.apigrpc.servicer import ApiServicer
@@ -24,8 +25,11 @@ def create_server(
     *,
     servicer: ApiServicer | None = None,
     max_workers: int = MAX_WORKERS,
+    tls: TlsFiles | None = None,
 ) -> tuple[grpc.Server, int]:
-    """A bound, not yet started server and its port (port 0 in `address` picks one).
+    """A bound, not yet started server and its port (port 0 in `address` picks one),
+    serving TLS with `tls`'s certificate when given (clients need no certificate: they
+    authenticate with API tokens).
 
     Django must be set up. Derivative links are absolute under settings.USP.public_url.
     """
@@ -43,5 +47,5 @@ def create_server(
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(address)
+    port = add_port(server, address, tls, require_client_auth=False)
     return server, port

@@ -112,8 +112,11 @@ class ApiServer:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._servicer = ApiServicer(public_url=settings.USP.public_url)
-        self._server, self.port = create_server(f"{host}:{port}", servicer=self._servicer)
+        self._server, self.port = create_server(
+            f"{host}:{port}", servicer=self._servicer, tls=settings.USP.grpc_tls
+        )
         self.host = host
+        self.tls = settings.USP.grpc_tls is not None
 
     @property
     def target(self) -> str:
@@ -125,7 +128,9 @@ class ApiServer:
 
     def start(self) -> None:
         self._server.start()
-        logger.info("gRPC API started", extra={"fields": {"target": self.target}})
+        logger.info(
+            "gRPC API started", extra={"fields": {"target": self.target, "tls": self.tls}}
+        )
 
     def stop(self, grace: float = DEFAULT_GRACE) -> None:
         self._servicer.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from usp import config
+from usp.grpc_tls import TlsFiles, tls_from_env
 
 EMAIL_VERIFICATION_CHOICES = ("mandatory", "optional", "none")
 GIB = 1024**3
@@ -27,6 +28,8 @@ class WebappEnv:
     allowed_hosts: tuple[str, ...]
     storage_grpc_target: str
     service_token: str
+    # Mutual TLS to storage, and TLS on the gRPC ApiService (USP_GRPC_TLS_*); None: plaintext.
+    grpc_tls: TlsFiles | None
     broker_url: str
     broker_namespace: str
     web_host: str
@@ -80,6 +83,7 @@ def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
             "USP_STORAGE_GRPC_TARGET", f"127.0.0.1:{storage_port}", environ
         ),
         service_token=config.service_token(environ),
+        grpc_tls=tls_from_env(environ),
         broker_url=config.broker_url(environ),
         broker_namespace=config.broker_namespace(environ),
         web_host=config.env_str("USP_WEB_HOST", "127.0.0.1", environ),

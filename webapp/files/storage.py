@@ -8,6 +8,7 @@ import threading
 from django.conf import settings
 
 from usp.errors import ServiceError
+from usp.grpc_tls import TlsFiles
 from usp.storage_client import StorageClient
 from webapp.core.errors import (
     ApplicationError,
@@ -28,23 +29,26 @@ TYPE_NOT_ALLOWED_PREFIX = "type_not_allowed"
 
 _lock = threading.Lock()
 _client: StorageClient | None = None
-_client_key: tuple[str, str] | None = None
+_client_key: tuple[str, str, TlsFiles | None] | None = None
 
 
 def get_storage_client() -> StorageClient:
     """The storage client for the current settings, built on first use.
 
-    A change of target or token (tests override settings) builds a new one.
+    A change of target, token or TLS files (tests override settings) builds a new one.
     """
     global _client, _client_key
-    key = (settings.USP.storage_grpc_target, settings.USP.service_token)
+    key = (settings.USP.storage_grpc_target, settings.USP.service_token, settings.USP.grpc_tls)
     with _lock:
         if _client is None or _client_key != key:
             if _client is not None:
                 _client.close()
-            _client = StorageClient(key[0], key[1])
+            _client = StorageClient(key[0], key[1], tls=key[2])
             _client_key = key
-            logger.info("storage client created", extra={"fields": {"target": key[0]}})
+            logger.info(
+                "storage client created",
+                extra={"fields": {"target": key[0], "tls": key[2] is not None}},
+            )
         return _client
 
 
