@@ -4,6 +4,7 @@ multipart through the webapp. Every call checks its status; a failure stops the 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -62,10 +63,12 @@ class BenchClient:
         self.api.close()
         self.data_plane.close()
 
-    def intent(self, name: str, size: int) -> dict[str, Any]:
-        response = self.api.post(
-            f"{self.url}/api/v1/uploads/", json={"name": name, "size": size}, timeout=TIMEOUT
-        )
+    def intent(self, name: str, size: int, *, pipeline: Sequence[str] = ()) -> dict[str, Any]:
+        """An upload intent; an empty `pipeline` leaves the file type's default."""
+        body: dict[str, Any] = {"name": name, "size": size}
+        if pipeline:
+            body["pipeline"] = list(pipeline)
+        response = self.api.post(f"{self.url}/api/v1/uploads/", json=body, timeout=TIMEOUT)
         return dict(check(response, 201).json())
 
     def tus_patch(self, upload_url: str, payload: Payload) -> None:
