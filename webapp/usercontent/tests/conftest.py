@@ -9,6 +9,11 @@ from rest_framework.test import APIClient
 from webapp.accounts.models import User
 from webapp.accounts.tests.factories import token_make
 from webapp.files.tests.fixtures import *  # noqa: F403
+from webapp.pages.tests.browser import (  # noqa: F401 - fixtures, used by name
+    base_url,
+    signed_in_browser,
+    storage_system,
+)
 
 ORIGIN = "https://usercontent.test"
 HOST = "usercontent.test"
