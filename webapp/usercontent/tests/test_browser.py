@@ -91,7 +91,12 @@ def watched(signed_in_browser: SignedInBrowser, base_url: str) -> Iterator[tuple
 def upload_through_the_page(page: Any, base_url: str, files: list[Path]) -> list[str]:
     """Upload `files` with the upload page (tus to storage); returns the upload URLs."""
     upload_urls: list[str] = []
-    page.on("request", lambda r: r.method == "PATCH" and upload_urls.append(r.url))
+
+    def record(request: Any) -> None:
+        if request.method == "PATCH":
+            upload_urls.append(request.url)
+
+    page.on("request", record)
     page.goto(f"{base_url}/upload/")
     page.set_input_files(FILES_INPUT, [str(path) for path in files])
     for path in files:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
@@ -50,7 +51,7 @@ def test_derivative_links_over_grpc_are_signed_links_that_serve_the_bytes(
         metadata=(("authorization", f"Token {token_make(user)}"),),
     )
     link = urlsplit(message.derivatives[0].url)
-    served = Client().get(link.path, HTTP_HOST=HOST, secure=True)
+    served: Any = Client().get(link.path, HTTP_HOST=HOST, secure=True)
 
     assert f"{link.scheme}://{link.netloc}" == ORIGIN
     assert link.path.startswith("/content/")
