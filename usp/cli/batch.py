@@ -88,7 +88,10 @@ class Batch:
         return True
 
     def _upload(self, path: Path) -> dict[str, Any]:
-        with self._bar(path) as bar, RestClient(self.settings.url, self.settings.token) as rest:
+        with (
+            self._bar(path) as bar,
+            RestClient(self.settings.url, self.settings.token, ca=self.settings.ca) as rest,
+        ):
             if self.options.multipart:
                 return rest.upload(
                     path,
@@ -102,7 +105,7 @@ class Batch:
                 sha256=self._sha256(path, bar),
                 chunk_size=self.options.chunk_size,
             )
-            with TusClient() as tus:
+            with TusClient(ca=self.settings.ca) as tus:
                 uploader = Uploader(
                     rest,
                     tus,

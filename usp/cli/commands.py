@@ -43,9 +43,11 @@ def login(args: argparse.Namespace) -> int:
     token = (args.token or _read_token()).strip()
     if not token:
         raise CliError("no API token given")
-    with RestClient(url, token) as client:
+    ca = args.ca or os.environ.get("USP_CA", "") or stored.ca
+    with RestClient(url, token, ca=ca) as client:
         root = client.verify_token()
-    write_settings(path, Settings(url=url, token=token, grpc_api=str(root.get("grpc_api", ""))))
+    grpc_api = str(root.get("grpc_api", ""))
+    write_settings(path, Settings(url=url, token=token, grpc_api=grpc_api, ca=ca))
     print(f"logged in to {url}; settings saved to {path}")
     return 0
 
@@ -78,7 +80,7 @@ def upload(args: argparse.Namespace) -> int:
         parallel=args.parallel,
         progress=args.progress,
     )
-    return Batch(load_settings(), options).run(paths)
+    return Batch(load_settings(ca=args.ca), options).run(paths)
 
 
 def _split_pipeline(value: str | None) -> list[str]:
@@ -87,9 +89,9 @@ def _split_pipeline(value: str | None) -> list[str]:
 
 def list_files(args: argparse.Namespace) -> int:
     """A table of the caller's files, newest first, every page."""
-    settings = load_settings()
+    settings = load_settings(ca=args.ca)
     shown = 0
-    with RestClient(settings.url, settings.token) as client:
+    with RestClient(settings.url, settings.token, ca=settings.ca) as client:
         for resource in client.iter_files():
             if not shown:
                 print(table_header())
@@ -102,9 +104,9 @@ def list_files(args: argparse.Namespace) -> int:
 
 def list_jobs(args: argparse.Namespace) -> int:
     """A table of the caller's current jobs, newest first, every page."""
-    settings = load_settings()
+    settings = load_settings(ca=args.ca)
     shown = 0
-    with RestClient(settings.url, settings.token) as client:
+    with RestClient(settings.url, settings.token, ca=settings.ca) as client:
         for job in client.iter_jobs(state=args.state or "", step=args.step or ""):
             if not shown:
                 print(job_header())
@@ -117,8 +119,8 @@ def list_jobs(args: argparse.Namespace) -> int:
 
 def retry(args: argparse.Namespace) -> int:
     """Run a failed job again and print it, queued."""
-    settings = load_settings()
-    with RestClient(settings.url, settings.token) as client:
+    settings = load_settings(ca=args.ca)
+    with RestClient(settings.url, settings.token, ca=settings.ca) as client:
         job = client.retry_job(args.job_id)
     print(job_header())
     print(job_row(job))
@@ -127,8 +129,8 @@ def retry(args: argparse.Namespace) -> int:
 
 def reprocess(args: argparse.Namespace) -> int:
     """Process a stored file again and print it with its jobs."""
-    settings = load_settings()
-    with RestClient(settings.url, settings.token) as client:
+    settings = load_settings(ca=args.ca)
+    with RestClient(settings.url, settings.token, ca=settings.ca) as client:
         resource = client.reprocess_file(args.file_id, steps=_split_pipeline(args.steps))
     print(result_line(resource))
     print(job_header())
@@ -139,8 +141,8 @@ def reprocess(args: argparse.Namespace) -> int:
 
 def get(args: argparse.Namespace) -> int:
     """Download a file's content, verified against its SHA-256, atomically."""
-    settings = load_settings()
-    with RestClient(settings.url, settings.token) as client:
+    settings = load_settings(ca=args.ca)
+    with RestClient(settings.url, settings.token, ca=settings.ca) as client:
         resource = client.get_file(args.id)
         expected = str(resource.get("sha256") or "")
         if not expected:
@@ -173,10 +175,10 @@ def _destination(output: str | None, name: str) -> Path:
 
 def watch(args: argparse.Namespace) -> int:
     """Follow a file's processing live: 0 when it ends ready, 1 when it ends failed."""
-    settings = load_settings()
+    settings = load_settings(ca=args.ca)
     target = grpc_target(_grpc_api(settings), settings.url)
     last_line, final = "", None
-    with ApiClient(target, settings.token) as api:
+    with ApiClient(target, settings.token, tls=settings.grpc_tls, ca=settings.ca) as api:
         for status in api.watch_file(args.id, timeout=args.timeout):
             final = status
             line = watch_line(status)
@@ -191,7 +193,7 @@ def watch(args: argparse.Namespace) -> int:
 def _grpc_api(settings: Settings) -> str:
     if settings.grpc_api:
         return settings.grpc_api
-    with RestClient(settings.url, settings.token) as client:
+    with RestClient(settings.url, settings.token, ca=settings.ca) as client:
         announced = str(client.root().get("grpc_api") or "")
     if not announced:
         raise CliError(f"{settings.url} does not announce a gRPC API address")

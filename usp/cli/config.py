@@ -1,8 +1,8 @@
 """Where the CLI keeps its server URL and API token, and how the environment overrides them.
 
-The file is JSON, `{"url", "token", "grpc_api"}`, at $USP_CONFIG or
+The file is JSON, `{"url", "token", "grpc_api", "ca"}`, at $USP_CONFIG or
 ~/.config/usp/config.json, written atomically and readable by its owner only (0600).
-USP_URL, USP_TOKEN and USP_GRPC_API override what is stored.
+USP_URL, USP_TOKEN, USP_GRPC_API and USP_CA override what is stored.
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ class Settings:
     url: str = ""
     token: str = ""
     grpc_api: str = ""
+    # A PEM file of CA certificates to trust instead of the system's (a private CA).
+    ca: str = ""
+
+    @property
+    def grpc_tls(self) -> bool:
+        """Whether the gRPC API is reached over TLS: when the server's URL is https or
+        a CA is given."""
+        return self.url.startswith("https://") or bool(self.ca)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -55,6 +63,7 @@ def read_settings(path: Path) -> Settings:
         url=str(raw.get("url", "")),
         token=str(raw.get("token", "")),
         grpc_api=str(raw.get("grpc_api", "")),
+        ca=str(raw.get("ca", "")),
     )
 
 
@@ -74,7 +83,7 @@ def write_settings(path: Path, settings: Settings) -> None:
 
 
 def apply_environment(settings: Settings, environ: Mapping[str, str] | None = None) -> Settings:
-    """USP_URL / USP_TOKEN / USP_GRPC_API win over the file.
+    """USP_URL / USP_TOKEN / USP_GRPC_API / USP_CA win over the file.
 
     A different URL makes the stored gRPC address meaningless, so it is then dropped
     (and discovered again from the server).
@@ -87,12 +96,16 @@ def apply_environment(settings: Settings, environ: Mapping[str, str] | None = No
         url=url,
         token=env.get("USP_TOKEN", "") or settings.token,
         grpc_api=env.get("USP_GRPC_API", "") or grpc_api,
+        ca=env.get("USP_CA", "") or settings.ca,
     )
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """The settings a command runs with; an error when there is no URL or token."""
+def load_settings(environ: Mapping[str, str] | None = None, *, ca: str | None = None) -> Settings:
+    """The settings a command runs with (`ca`, from --ca, wins over everything); an
+    error when there is no URL or token."""
     settings = apply_environment(read_settings(config_path(environ)), environ)
+    if ca:
+        settings = replace(settings, ca=ca)
     if not settings.url or not settings.token:
         raise CliError("not logged in: run `usp login` (or set USP_URL and USP_TOKEN)")
     return settings

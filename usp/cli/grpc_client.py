@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
@@ -72,12 +73,28 @@ def grpc_target(grpc_api: str, url: str) -> str:
     return f"{host}:{port}"
 
 
-class ApiClient:
-    """A channel to the webapp's ApiService."""
+def _open_channel(target: str, *, tls: bool, ca: str) -> grpc.Channel:
+    if not tls:
+        return grpc.insecure_channel(target)
+    roots = Path(ca).expanduser().read_bytes() if ca else None
+    return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=roots))
 
-    def __init__(self, target: str, token: str, *, channel: grpc.Channel | None = None) -> None:
+
+class ApiClient:
+    """A channel to the webapp's ApiService: over TLS with `tls` (verified against the
+    CA certificates of the PEM file `ca`, else the system's), else plaintext."""
+
+    def __init__(
+        self,
+        target: str,
+        token: str,
+        *,
+        tls: bool = False,
+        ca: str = "",
+        channel: grpc.Channel | None = None,
+    ) -> None:
         self.target = target
-        self._channel = channel or grpc.insecure_channel(target)
+        self._channel = channel or _open_channel(target, tls=tls, ca=ca)
         self._stub = api_service_pb2_grpc.ApiServiceStub(self._channel)
         self._metadata = (("authorization", f"Token {token}"),)
 

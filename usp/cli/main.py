@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usp",
         description="Upload, store and process files on an upload-store-process server.",
-        epilog="Environment: USP_CONFIG, USP_URL, USP_TOKEN, USP_GRPC_API.",
+        epilog="Environment: USP_CONFIG, USP_URL, USP_TOKEN, USP_GRPC_API, USP_CA.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_login(sub)
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs(sub)
     _add_retry(sub)
     _add_reprocess(sub)
+    for command in sub.choices.values():
+        _add_ca(command)
     return parser
 
 
@@ -130,6 +132,15 @@ def _add_reprocess(sub: argparse._SubParsersAction) -> None:
     reprocess.add_argument("file_id", metavar="FILE_ID")
     reprocess.add_argument("--steps", help="steps to run, comma-separated (default: all)")
     reprocess.set_defaults(handler=commands.reprocess)
+
+
+def _add_ca(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca",
+        metavar="PEM",
+        help="trust the CA certificates in this file (a private CA) for HTTPS and the "
+        "gRPC API, which is then reached over TLS; also USP_CA, and `login` stores it",
+    )
 
 
 def _add_progress(parser: argparse.ArgumentParser) -> None:

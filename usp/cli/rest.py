@@ -28,11 +28,16 @@ Resource = dict[str, Any]
 
 
 class RestClient:
-    """Calls `<url>/api/v1/…` with `Authorization: Token <token>`."""
+    """Calls `<url>/api/v1/…` with `Authorization: Token <token>`; with `ca`, trusts the
+    CA certificates of that PEM file instead of the system's."""
 
-    def __init__(self, url: str, token: str, *, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, url: str, token: str, *, ca: str = "", session: requests.Session | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self._session = session or requests.Session()
+        if ca:
+            self._session.verify = ca
         self._session.headers["User-Agent"] = USER_AGENT
         if token:
             self._session.headers["Authorization"] = f"Token {token}"

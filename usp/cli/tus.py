@@ -88,10 +88,13 @@ def checksum_header(data: bytes) -> str:
 
 
 class TusClient:
-    """HEAD and PATCH on upload URLs, over one requests session without credentials."""
+    """HEAD and PATCH on upload URLs, over one requests session without credentials
+    (trusting the CA certificates of the PEM file `ca` when given)."""
 
-    def __init__(self, session: requests.Session | None = None) -> None:
+    def __init__(self, session: requests.Session | None = None, *, ca: str = "") -> None:
         self._session = session or requests.Session()
+        if ca:
+            self._session.verify = ca
         self._session.headers["Tus-Resumable"] = TUS_VERSION
 
     def close(self) -> None:

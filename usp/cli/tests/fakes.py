@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from usp.grpc_tls import TlsFiles, add_port
 from usp.v1 import api_service_pb2, api_service_pb2_grpc
 
 
@@ -118,13 +119,15 @@ class ScriptedApiService(api_service_pb2_grpc.ApiServiceServicer):
         yield from self.script
 
 
-def serve_grpc(servicer: ScriptedApiService) -> Iterator[str]:
+def serve_grpc(servicer: ScriptedApiService, *, tls: TlsFiles | None = None) -> Iterator[str]:
+    """Serve on a free port (over TLS, as the webapp does, with `tls`); yields the target,
+    by the name its certificate carries."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     api_service_pb2_grpc.add_ApiServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = add_port(server, "127.0.0.1:0", tls, require_client_auth=False)
     server.start()
     try:
-        yield f"127.0.0.1:{port}"
+        yield f"localhost:{port}" if tls else f"127.0.0.1:{port}"
     finally:
         server.stop(grace=None)
 

@@ -71,6 +71,19 @@ def test_environment_keeps_the_stored_grpc_address_for_the_same_url() -> None:
     assert apply_environment(stored, {"USP_GRPC_API": "g:1"}).grpc_api == "g:1"
 
 
+def test_the_ca_comes_from_ca_over_usp_ca_over_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    write_settings(path, Settings(url="https://h", token="t", ca="/stored/ca.pem"))
+    environ = {"USP_CONFIG": str(path)}
+
+    assert read_settings(path).ca == "/stored/ca.pem"
+    assert load_settings(environ).ca == "/stored/ca.pem"
+    assert load_settings({**environ, "USP_CA": "/env/ca.pem"}).ca == "/env/ca.pem"
+    assert load_settings({**environ, "USP_CA": "/env/ca.pem"}, ca="/arg/ca.pem").ca == (
+        "/arg/ca.pem"
+    )
+
+
 def test_loading_without_url_or_token_asks_to_log_in(tmp_path: Path) -> None:
     with pytest.raises(CliError, match="not logged in"):
         load_settings({"USP_CONFIG": str(tmp_path / "none.json"), "USP_URL": "http://x"})

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.pki import Pki, make_pki
 from usp.cli.config import Settings, write_settings
 from usp.cli.main import main
 from usp.cli.tests.fakes import ScriptedApiService, serve_grpc
 from usp.cli.tests.test_main import FILE_ID, TOKEN
+from usp.grpc_tls import TlsFiles
 from usp.v1 import api_service_pb2, common_pb2
 
 Q, R, S, F = (
@@ -39,9 +41,11 @@ def file_message(
 def start_service(cli_environment: Path) -> Iterator[object]:
     started: list[Iterator[str]] = []
 
-    def start(script: Sequence[api_service_pb2.File]) -> ScriptedApiService:
+    def start(
+        script: Sequence[api_service_pb2.File], *, tls: TlsFiles | None = None
+    ) -> ScriptedApiService:
         servicer = ScriptedApiService(TOKEN, FILE_ID, script)
-        serving = serve_grpc(servicer)
+        serving = serve_grpc(servicer, tls=tls)
         target = next(serving)
         started.append(serving)
         settings = Settings(url="http://127.0.0.1:1", token=TOKEN, grpc_api=target)
@@ -137,3 +141,57 @@ def test_watch_with_a_rejected_token_asks_to_log_in_again(
     assert main(["watch", FILE_ID]) == 1
 
     assert capsys.readouterr().err == "usp: the server refused the API token; run `usp login`\n"
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return make_pki(tmp_path / "pki")
+
+
+READY = [file_message(common_pb2.FILE_STATE_READY, [("metadata", S, 1, "")])]
+
+
+def test_watch_reaches_a_tls_api_trusting_the_ca_given_with_ca(
+    start_service, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    servicer = start_service(READY, tls=pki.service)
+
+    assert main(["watch", FILE_ID, "--ca", str(pki.ca)]) == 0
+
+    assert capsys.readouterr().out.split("  ", 1)[1] == "ready       metadata=succeeded\n"
+    assert ("authorization", f"Token {TOKEN}") in servicer.seen_metadata
+
+
+def test_watch_takes_the_ca_from_usp_ca(
+    start_service, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_service(READY, tls=pki.service)
+    monkeypatch.setenv("USP_CA", str(pki.ca))
+
+    assert main(["watch", FILE_ID]) == 0
+
+
+def test_watch_of_a_tls_api_refuses_a_server_its_ca_did_not_sign(
+    start_service, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start_service(READY, tls=pki.service)
+
+    assert main(["watch", FILE_ID, "--ca", str(pki.stranger_ca)]) == 1
+
+    assert capsys.readouterr().err.startswith("usp: cannot reach the gRPC API at localhost:")
+
+
+def test_watch_without_a_ca_speaks_plaintext_to_an_http_server(
+    start_service, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start_service(READY, tls=pki.service)
+
+    assert main(["watch", FILE_ID]) == 1
+
+    assert capsys.readouterr().err.startswith("usp: cannot reach the gRPC API at localhost:")
+
+
+def test_the_grpc_api_is_reached_over_tls_for_https_servers_or_a_given_ca() -> None:
+    assert Settings(url="https://files.example.org").grpc_tls
+    assert Settings(url="http://127.0.0.1:8000", ca="/etc/ca.pem").grpc_tls
+    assert not Settings(url="http://127.0.0.1:8000").grpc_tls
