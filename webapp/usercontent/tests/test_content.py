@@ -234,6 +234,18 @@ def test_an_expired_link_is_410_and_nothing_is_read(
 
 
 @pytest.mark.usefixtures("usercontent")
+def test_links_live_as_long_as_configured(page: File, usp_settings: Any) -> None:
+    usp_settings(usercontent_link_seconds=60)
+    issued_at = time.time() - 100
+
+    response = on_usercontent(Client(), usercontent_link(file=page, now=issued_at))
+    usp_settings(usercontent_link_seconds=300)
+    longer = on_usercontent(Client(), usercontent_link(file=page, now=issued_at))
+
+    assert (response.status_code, longer.status_code) == (410, 200)
+
+
+@pytest.mark.usefixtures("usercontent")
 def test_a_link_to_a_deleted_file_or_one_that_changed_hands_is_404(
     page: File, other_user: User, fake_storage: FakeStorageServer
 ) -> None:
