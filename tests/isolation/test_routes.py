@@ -298,10 +298,13 @@ def owner_markers(world: World) -> list[bytes]:
 LISTS_THE_OWNERS = ("api/v1/files/", "api/v1/jobs/", "api/v1/tokens/", "files/", "accounts/tokens/")
 
 
-@pytest.mark.parametrize("pattern", other_routes(Kind.USER_API, Kind.AUTH_PAGE))
+READABLE_COLLECTIONS = [
+    p for p in other_routes(Kind.USER_API, Kind.AUTH_PAGE) if "GET" in ROUTES[p].methods
+]
+
+
+@pytest.mark.parametrize("pattern", READABLE_COLLECTIONS)
 def test_collections_show_the_other_user_nothing_of_the_owners(world: World, pattern: str) -> None:
-    if "GET" not in ROUTES[pattern].methods:
-        pytest.skip("nothing to read")
     path = path_for(pattern, {})
     markers = owner_markers(world)
 
