@@ -25,6 +25,26 @@ def redact(text: str) -> str:
     return _SECRETS.sub(lambda match: match["keep"] + REDACTED, text)
 
 
+class RedactFilter(logging.Filter):
+    """Redacts a record's message and string arguments where it is made, for loggers
+    whose records may reach handlers other than ours (an access log, say); arguments
+    keep their positions, so the logger's own formatters still apply."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+def redact_logger(name: str) -> None:
+    """Add a RedactFilter to the logger `name`, once."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(existing, RedactFilter) for existing in logger.filters):
+        logger.addFilter(RedactFilter())
+
+
 class _FieldsFilter(logging.Filter):
     """Renders `extra={"fields": {...}}` as trailing key=value pairs."""
 

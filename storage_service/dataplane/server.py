@@ -17,6 +17,7 @@ import uvicorn
 
 from storage_service.dataplane.app import DataPlaneApp
 from storage_service.uploads import Uploads
+from usp.logs import redact_logger
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ class DataPlaneServer:
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self._server = _Server(config)
+        # Access lines are off, but a handler on uvicorn.access turns them on: the upload
+        # URL's signature must not reach them.
+        redact_logger("uvicorn.access")
         self._thread = threading.Thread(target=self._serve, name="storage-http", daemon=True)
 
     def _serve(self) -> None:

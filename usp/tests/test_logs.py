@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from usp.logs import make_handler, redact
+from usp.logs import make_handler, redact, redact_logger
 
 SIG = "bm90LWEtcmVhbC1zaWduYXR1cmU"
 
@@ -58,3 +58,25 @@ def test_every_line_is_redacted_arguments_fields_and_tracebacks_included() -> No
     assert '"PUT /uploads/s1?kid=k&sig=[redacted]" 200' in output
     assert "call url=/uploads/s2?sig=[redacted]" in output
     assert "ValueError: bad location /uploads/s3?sig=[redacted]" in output
+
+
+def test_a_redacting_logger_hides_signatures_from_any_handler_keeping_its_arguments() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("usp.tests.access")
+    logger.addHandler(handler)
+    logger.propagate = False
+    redact_logger("usp.tests.access")
+    redact_logger("usp.tests.access")
+    try:
+        path = f"/uploads/s1?kid=k&sig={SIG}"
+        logger.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "PATCH", path, "1.1", 204)
+    finally:
+        logger.handlers.clear()
+        logger.filters.clear()
+        logger.propagate = True
+
+    assert (
+        stream.getvalue() == '127.0.0.1:5 - "PATCH /uploads/s1?kid=k&sig=[redacted] HTTP/1.1" 204\n'
+    )
