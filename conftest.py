@@ -1,4 +1,4 @@
-"""Fixtures shared by every service's tests: the real RabbitMQ and PostgreSQL.
+"""Fixtures shared by every service's tests: the real RabbitMQ, PostgreSQL and Redis.
 
 A test that needs one of them fails under CI=true when it is missing, and elsewhere
 skips with the reason.
@@ -17,6 +17,8 @@ from usp.namespace import delete_namespace
 
 RABBITMQ_URL = os.environ.get("USP_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 POSTGRES_URL = os.environ.get("USP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+# Database 15: tests keep their keys under prefixes of their own and delete them.
+REDIS_URL = os.environ.get("USP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -81,3 +83,9 @@ def postgres_databases(postgres_url: str) -> Iterator[Callable[[], str]]:
 def postgres_database(postgres_databases: Callable[[], str]) -> str:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     return postgres_databases()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL

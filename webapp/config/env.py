@@ -6,17 +6,19 @@ expose the result as `settings.USP`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from usp import config
 from usp.grpc_tls import TlsFiles, tls_from_env
 
 EMAIL_VERIFICATION_CHOICES = ("mandatory", "optional", "none")
 GIB = 1024**3
+DEFAULT_EMAIL_FROM = "upload-store-process <noreply@localhost>"
 _MIME_PATTERN = re.compile(r"^(\*/\*|[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*))$")
 
 
@@ -37,6 +39,19 @@ class WebappEnv:
     api_grpc_host: str
     api_grpc_port: int
     account_email_verification: str
+    # Outgoing mail: the SMTP server of USP_EMAIL_URL; None leaves the choice to the
+    # settings module (the console locally, the local mail server in production).
+    email: MailServer | None
+    email_from: str
+    # The cache shared by the web server's threads (and, with Redis, by every webapp
+    # process): login and password-reset rate limits, API throttles. Empty: in memory.
+    cache_url: str
+    # Requests a user (or an anonymous address) may make to the REST and gRPC APIs:
+    # upload requests, and all others; None: unlimited.
+    throttle_uploads: Rate | None
+    throttle_api: Rate | None
+    # The web server closes a connection on which no byte moved for this long.
+    web_timeout: int
     public_url: str
     max_upload_size: int
     allowed_types: tuple[str, ...]
@@ -91,6 +106,12 @@ def load_env(environ: Mapping[str, str] | None = None) -> WebappEnv:
         api_grpc_host=config.env_str("USP_API_GRPC_HOST", "127.0.0.1", environ),
         api_grpc_port=config.env_int("USP_API_GRPC_PORT", 50051, environ),
         account_email_verification=_email_verification(environ),
+        email=_email(environ),
+        email_from=config.env_str("USP_EMAIL_FROM", DEFAULT_EMAIL_FROM, environ),
+        cache_url=_cache_url(environ),
+        throttle_uploads=_rate("USP_THROTTLE_UPLOADS", "600/min", environ),
+        throttle_api=_rate("USP_THROTTLE_API", "1200/min", environ),
+        web_timeout=_positive("USP_WEB_TIMEOUT", 60, environ),
         public_url=_public_url(environ),
         max_upload_size=_non_negative("USP_MAX_UPLOAD_SIZE", 5 * GIB, environ),
         allowed_types=_allowed_types(environ),
@@ -196,3 +217,109 @@ def _allowed_types(environ: Mapping[str, str] | None) -> tuple[str, ...]:
                 f"USP_ALLOWED_TYPES must list MIME types or patterns like image/*, got {pattern!r}"
             )
     return patterns
+
+
+@dataclass(frozen=True)
+class MailServer:
+    """An SMTP server: `starttls` upgrades a plain connection, `implicit_tls` starts with
+    TLS (smtps); `timeout` bounds every network operation of a delivery."""
+
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    implicit_tls: bool = False
+    timeout: float = 10.0
+
+
+# scheme: (default port, STARTTLS, implicit TLS)
+MAIL_SCHEMES = {
+    "smtp": (25, False, False),
+    "smtp+starttls": (587, True, False),
+    "submission": (587, True, False),
+    "smtps": (465, False, True),
+}
+_MAIL_URL_ADVICE = (
+    "USP_EMAIL_URL must look like smtp://host:25, submission://user:password@host:587 "
+    "(STARTTLS) or smtps://user:password@host:465"
+)
+
+
+def _email(environ: Mapping[str, str] | None) -> MailServer | None:
+    value = config.env_str("USP_EMAIL_URL", "", environ).strip()
+    return mail_server(value) if value else None
+
+
+def mail_server(url: str) -> MailServer:
+    """The server of an SMTP URL: scheme://[user[:password]@]host[:port][?timeout=s];
+    user and password are percent-decoded. Raises ConfigError naming USP_EMAIL_URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in MAIL_SCHEMES or not parts.hostname or parts.path not in ("", "/"):
+        raise config.ConfigError(_MAIL_URL_ADVICE)
+    default_port, starttls, implicit_tls = MAIL_SCHEMES[scheme]
+    try:
+        port = parts.port or default_port
+    except ValueError as exc:
+        raise config.ConfigError(_MAIL_URL_ADVICE) from exc
+    return MailServer(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        starttls=starttls,
+        implicit_tls=implicit_tls,
+        timeout=_mail_timeout(parts.query),
+    )
+
+
+def _mail_timeout(query: str) -> float:
+    values = parse_qs(query).get("timeout", ["10"])
+    try:
+        timeout = float(values[-1])
+    except ValueError:
+        timeout = 0.0
+    if timeout <= 0:
+        raise config.ConfigError("USP_EMAIL_URL timeout= must be a positive number of seconds")
+    return timeout
+
+
+def _cache_url(environ: Mapping[str, str] | None) -> str:
+    value = config.env_str("USP_CACHE_URL", "", environ).strip()
+    if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise config.ConfigError(
+            "USP_CACHE_URL must be a Redis URL (redis://host:6379/0, rediss://… or unix://…)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`requests` per `seconds`."""
+
+    requests: int
+    seconds: int
+
+
+RATE_PERIODS = {
+    "s": 1, "sec": 1, "second": 1,
+    "m": 60, "min": 60, "minute": 60,
+    "h": 3600, "hour": 3600,
+    "d": 86_400, "day": 86_400,
+}  # fmt: skip
+
+
+def _rate(name: str, default: str, environ: Mapping[str, str] | None) -> Rate | None:
+    """A rate like "120/min" (per s, min, hour or day); "0" or set empty: no limit."""
+    raw = (os.environ if environ is None else environ).get(name, default).strip()
+    if raw in ("", "0"):
+        return None
+    count, _, period = raw.partition("/")
+    seconds = RATE_PERIODS.get(period.strip().lower())
+    if not count.strip().isdigit() or seconds is None or int(count) == 0:
+        raise config.ConfigError(
+            f"{name} must be a number of requests per s, min, hour or day like 120/min, "
+            f"or 0 for no limit; got {raw!r}"
+        )
+    return Rate(requests=int(count), seconds=seconds)

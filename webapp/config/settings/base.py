@@ -11,7 +11,7 @@ from typing import Any
 
 import dj_database_url
 
-from webapp.config.env import load_env
+from webapp.config.env import MailServer, load_env
 
 USP = load_env()
 
@@ -94,6 +94,25 @@ def database_settings(url: str) -> dict[str, Any]:
 
 
 DATABASES = {"default": database_settings(USP.database_url)}
+
+
+def cache_settings(url: str) -> dict[str, Any]:
+    """Django's CACHES: this process's memory, or the Redis of `url` shared by every
+    webapp process (rate limits then hold across them)."""
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "usp",
+            # A Redis that hangs fails the request in seconds instead of holding it.
+            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        }
+    }
+
+
+CACHES = cache_settings(USP.cache_url)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -115,7 +134,42 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = USP.account_email_verification
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
-DEFAULT_FROM_EMAIL = "upload-store-process <noreply@localhost>"
+ACCOUNT_ADAPTER = "webapp.accounts.adapter.AccountAdapter"
+# allauth's defaults, written out because they are the site's guard against password
+# guessing: per client address (REMOTE_ADDR; see USP_TRUST_PROXY) and per account or
+# e-mail address. Counted in CACHES.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+}
+
+LOCAL_MAIL_SERVER = MailServer(host="localhost", port=25)
+
+
+def email_settings(server: MailServer) -> dict[str, Any]:
+    """Django's EMAIL_* settings that deliver through `server` over SMTP."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": server.host,
+        "EMAIL_PORT": server.port,
+        "EMAIL_HOST_USER": server.username,
+        "EMAIL_HOST_PASSWORD": server.password,
+        "EMAIL_USE_TLS": server.starttls,
+        "EMAIL_USE_SSL": server.implicit_tls,
+        "EMAIL_TIMEOUT": server.timeout,
+    }
+
+
+# Mail goes to USP_EMAIL_URL's server, else to the host's own mail server on port 25
+# (the usual relay of a server); local.py prints it on the console instead.
+vars().update(email_settings(USP.email or LOCAL_MAIL_SERVER))
+DEFAULT_FROM_EMAIL = USP.email_from
+SERVER_EMAIL = USP.email_from
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from usp.config import ConfigError
-from webapp.config.env import WebappEnv, load_env
+from webapp.config.env import MailServer, Rate, WebappEnv, load_env
 from webapp.config.settings.base import database_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,6 +33,12 @@ def test_env_defaults(tmp_path: Path) -> None:
         api_grpc_host="127.0.0.1",
         api_grpc_port=50051,
         account_email_verification="mandatory",
+        email=None,
+        email_from="upload-store-process <noreply@localhost>",
+        cache_url="",
+        throttle_uploads=Rate(requests=600, seconds=60),
+        throttle_api=Rate(requests=1200, seconds=60),
+        web_timeout=60,
         public_url="",
         max_upload_size=5 * 1024**3,
         allowed_types=(),
@@ -67,6 +73,12 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
             "USP_API_GRPC_HOST": "::",
             "USP_API_GRPC_PORT": "6001",
             "USP_ACCOUNT_EMAIL_VERIFICATION": "Optional",
+            "USP_EMAIL_URL": "submission://mailer%40example.com:p%3Ass@mail.example.com",
+            "USP_EMAIL_FROM": "Files <files@example.com>",
+            "USP_CACHE_URL": "redis://cache:6379/2",
+            "USP_THROTTLE_UPLOADS": "30/hour",
+            "USP_THROTTLE_API": "0",
+            "USP_WEB_TIMEOUT": "20",
             "USP_PUBLIC_URL": "https://files.example.com/",
             "USP_MAX_UPLOAD_SIZE": "1048576",
             "USP_ALLOWED_TYPES": "image/*, Application/PDF,*/*",
@@ -100,6 +112,18 @@ def test_env_reads_every_variable(tmp_path: Path) -> None:
         api_grpc_host="::",
         api_grpc_port=6001,
         account_email_verification="optional",
+        email=MailServer(
+            host="mail.example.com",
+            port=587,
+            username="mailer@example.com",
+            password="p:ss",
+            starttls=True,
+        ),
+        email_from="Files <files@example.com>",
+        cache_url="redis://cache:6379/2",
+        throttle_uploads=Rate(requests=30, seconds=3600),
+        throttle_api=None,
+        web_timeout=20,
         public_url="https://files.example.com",
         max_upload_size=1_048_576,
         allowed_types=("image/*", "application/pdf", "*/*"),
@@ -135,6 +159,16 @@ def test_explicit_storage_target_wins_over_the_port() -> None:
     ("name", "value", "message"),
     [
         ("USP_ACCOUNT_EMAIL_VERIFICATION", "sometimes", "must be one of mandatory, optional, none"),
+        ("USP_EMAIL_URL", "mail.example.com:25", "must look like smtp://host:25"),
+        ("USP_EMAIL_URL", "imap://mail.example.com", "must look like smtp://host:25"),
+        ("USP_EMAIL_URL", "smtp://mail.example.com:99999", "must look like smtp://host:25"),
+        ("USP_EMAIL_URL", "smtp://mail.example.com/x", "must look like smtp://host:25"),
+        ("USP_EMAIL_URL", "smtp://mail.example.com?timeout=0", "timeout= must be a positive"),
+        ("USP_CACHE_URL", "memcached://cache:11211", "must be a Redis URL"),
+        ("USP_THROTTLE_UPLOADS", "120", "must be a number of requests per s, min, hour or day"),
+        ("USP_THROTTLE_API", "ten/min", "must be a number of requests per s, min, hour or day"),
+        ("USP_THROTTLE_API", "10/week", "must be a number of requests per s, min, hour or day"),
+        ("USP_WEB_TIMEOUT", "0", "must be a positive number of seconds"),
         ("USP_PUBLIC_URL", "files.example.com", "must start with http:// or https://"),
         ("USP_WEB_PORT", "eighty", "must be a whole number"),
         ("USP_MAX_UPLOAD_SIZE", "-1", "must not be negative"),
