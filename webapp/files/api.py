@@ -139,6 +139,7 @@ class FilePagination(StrictPageNumberPagination):
 class FileListCreateApi(APIView):
     # A urlencoded form cannot carry a file: it is refused as 415, not read as empty.
     parser_classes = [MultiPartParser]
+    upload_methods = ("POST",)  # throttled at the upload rate (webapp.core.throttling)
     pagination_class = FilePagination
 
     class UploadSerializer(serializers.Serializer[Any]):
@@ -281,6 +282,7 @@ class DerivativeContentApi(_DownloadApi):
 
 class UploadIntentApi(APIView):
     parser_classes = [JSONParser]
+    upload_methods = ("POST",)  # throttled at the upload rate (webapp.core.throttling)
 
     @extend_schema(
         operation_id="uploads_create",

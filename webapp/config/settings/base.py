@@ -215,6 +215,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "webapp.core.exception_handler.exception_handler",
     # OPTIONS of a route naming an object answers its owner only (404 for anyone else).
     "DEFAULT_METADATA_CLASS": "webapp.files.metadata.OwnerMetadata",
+    # Per user (anonymous: per REMOTE_ADDR) and scope; rates from USP_THROTTLE_*.
+    "DEFAULT_THROTTLE_CLASSES": ["webapp.core.throttling.UserRateThrottle"],
+    # The client address is REMOTE_ADDR: the web server has already replaced it with
+    # X-Forwarded-For's when USP_TRUST_PROXY says a proxy sets that header.
+    "NUM_PROXIES": 0,
 }
 
 SPECTACULAR_SETTINGS = {
