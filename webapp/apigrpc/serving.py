@@ -44,7 +44,9 @@ class WebServer:
         port: int = 0,
         threads: int = WEB_THREADS,
         application: Callable[..., Any] | None = None,
+        timeout: int | None = None,
     ) -> None:
+        self._timeout = settings.USP.web_timeout if timeout is None else timeout
         self._server = create_wsgi_server(
             application or get_wsgi_application(),
             host=host,
@@ -56,9 +58,15 @@ class WebServer:
             # Reading one request ahead lets waitress see a client close its connection
             # while a response streams, so a live status stream frees its thread at once.
             channel_request_lookahead=1,
+            # waitress reads requests (bodies too) on its loop thread, never a worker's:
+            # a connection that sends nothing for this long is closed.
+            channel_timeout=self._timeout,
+            cleanup_interval=_check_interval(self._timeout),
+            **_proxy_options(trusted=settings.USP.trust_proxy),
         )
+        self._next_check = 0.0
         self.host = host
-        self.port: int = self._server.effective_port
+        self.port = int(self._server.effective_port)  # waitress gives the text of it
         self._stopping = threading.Event()
         self._grace = DEFAULT_GRACE
         self._thread = threading.Thread(target=self._run, name="usp-web", daemon=True)
@@ -87,7 +95,25 @@ class WebServer:
         socket_map = self._server._map
         while not self._stopping.is_set():
             wasyncore.loop(timeout=_LOOP_TIMEOUT, use_poll=True, map=socket_map, count=1)
+            self._close_stalled_readers()
         self._drain(socket_map)
+
+    def _close_stalled_readers(self) -> None:
+        """Close connections whose client has taken no byte of a response for the
+        timeout. The response's worker thread waits for room to write (past waitress's
+        high-water mark), and waitress's own idle check skips connections with a request
+        in progress: closing frees the thread (its write raises ClientDisconnected)."""
+        now = time.time()
+        if now < self._next_check:
+            return
+        self._next_check = now + _check_interval(self._timeout)
+        for channel in list(self._server.active_channels.values()):
+            if channel.total_outbufs_len and now - channel.last_activity > self._timeout:
+                logger.info(
+                    "closing a connection whose client stopped reading",
+                    extra={"fields": {"client": channel.addr[0] if channel.addr else ""}},
+                )
+                channel.handle_close()
 
     def _drain(self, socket_map: dict[int, Any]) -> None:
         # waitress has no public graceful stop: stop accepting, keep the loop running
@@ -98,6 +124,24 @@ class WebServer:
             wasyncore.loop(timeout=_DRAIN_TIMEOUT, use_poll=True, map=socket_map, count=1)
         self._server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()))
         wasyncore.close_all(socket_map)
+
+
+def _check_interval(timeout: int) -> int:
+    """How often idle and stalled connections are looked for: a few times per timeout."""
+    return max(1, min(30, timeout // 4))
+
+
+def _proxy_options(*, trusted: bool) -> dict[str, Any]:
+    """Behind a trusted proxy (USP_TRUST_PROXY) the client's address and scheme come from
+    the X-Forwarded-For and X-Forwarded-Proto it sets (the last hop only): the address
+    the rate limits count, and https for Django. Otherwise waitress drops those headers."""
+    if not trusted:
+        return {}
+    return {
+        "trusted_proxy": "*",
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+    }
 
 
 def _busy(server: Any) -> bool:
