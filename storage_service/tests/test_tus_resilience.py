@@ -21,6 +21,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage_service.dataplane.body import FLUSH_SIZE
+from storage_service.dataplane.server import IO_WORKERS
 from storage_service.db import utcnow
 from storage_service.server import StorageServer
 from storage_service.settings import Settings
@@ -173,6 +174,47 @@ def test_silent_body_ends_with_408_and_keeps_its_bytes(tmp_path: Path, namespace
         assert reply.startswith(b"HTTP/1.1 408 ")
         assert b"upload-offset: 400\r\n" in reply.lower()
         assert offset_of(url) == 400
+
+
+def test_stalled_bodies_hold_no_worker_while_another_upload_completes(
+    tmp_path: Path, namespace: str
+) -> None:
+    """More stalled PATCHes than the data plane has I/O threads; another upload completes
+    while they wait, then each is cut at the timeout with the bytes it sent kept."""
+    settings = make_settings(tmp_path, namespace, USP_DATA_PLANE_TIMEOUT="3")
+    with running(settings) as server, stub_for(server) as stub:
+        urls = [
+            open_session(stub, file_id=f"stalled-{n}", size=1000).upload_url
+            for n in range(IO_WORKERS + 1)
+        ]
+        stalled = [send_head(url, length=1000, offset=0) for url in urls]
+        for sock in stalled:
+            sock.sendall(b"x" * 400)
+        other = open_session(stub, file_id="other", size=len(BIG), declared_sha256=sha(BIG))
+
+        completed = patch(other.upload_url, BIG, 0)
+        answered_meanwhile = [_has_reply(sock) for sock in stalled]
+        replies = [b"".join(iter(lambda s=sock: s.recv(4096), b"")) for sock in stalled]
+        offsets = [offset_of(url) for url in urls]
+        for sock in stalled:
+            sock.close()
+
+    assert completed.status_code == 204
+    assert answered_meanwhile == [False] * len(urls)
+    assert {reply.split(b"\r\n", 1)[0] for reply in replies} == {b"HTTP/1.1 408 Request Timeout"}
+    assert offsets == [400] * len(urls)
+
+
+def _has_reply(sock: socket.socket) -> bool:
+    """Whether the server has answered (or closed) by now; reads nothing."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) is not None
+    except BlockingIOError:
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def test_upload_resumes_after_a_restart_with_its_digest_rebuilt(
