@@ -7,7 +7,6 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +16,7 @@ from webapp.accounts.services import api_token_create, api_token_revoke
 from webapp.accounts.tokens import EXPIRY_DAYS, expiry_from_days, token_get, token_list, token_state
 from webapp.core.errors import InvalidInput
 from webapp.core.fields import StringField
+from webapp.core.parsers import JSONParser
 from webapp.files.api import error_responses
 
 
@@ -74,7 +74,7 @@ class TokenListCreateApi(APIView):
         operation_id="tokens_create",
         summary="Create a named API token; its key is in this answer only",
         request=ApiTokenCreateSerializer,
-        responses={201: ApiTokenCreatedSerializer, **error_responses(400, 401, 403)},
+        responses={201: ApiTokenCreatedSerializer, **error_responses(400, 401, 403, 413, 415)},
     )
     def post(self, request: Request) -> Response:
         given = ApiTokenCreateSerializer(data=request.data)

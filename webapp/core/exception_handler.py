@@ -1,8 +1,9 @@
 """The one translation of errors into API responses: `{"error": {"code", "message"}}`.
 
 Domain errors carry their own code and status; DRF's errors keep their status and
-headers (WWW-Authenticate, Retry-After) and get a stable code; anything unexpected is
-logged and answered with a 500 that shows no internals.
+headers (WWW-Authenticate, Retry-After) and get a stable code; Django's refusals of a
+request body past its limits are a 413 or 400; anything unexpected is logged and
+answered with a 500 that shows no internals.
 """
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -37,6 +45,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         set_rollback()
         body = error_body(exc.code, exc.message, exc.fields)
         return Response(body, status=exc.http_status)
+    if isinstance(exc, SuspiciousOperation):
+        return _request_refused(exc, context)
     response = drf_exception_handler(exc, context)
     if response is None:
         _log_unexpected(exc, context)
@@ -87,6 +97,32 @@ def _first(errors: Any) -> str:
     if isinstance(errors, dict):
         return "; ".join(f"{key}: {_first(value)}" for key, value in errors.items())
     return str(errors)
+
+
+def _request_refused(exc: SuspiciousOperation, context: dict[str, Any]) -> Response:
+    """Django raises these while the view reads the body (settings.DATA_UPLOAD_*, a
+    malformed multipart form); their own messages name settings, so they are not shown."""
+    status, code, message = _refusal(exc)
+    request = context.get("request")
+    logger.warning(
+        "request body refused",
+        extra={"fields": {"path": getattr(request, "path", ""), "reason": type(exc).__name__}},
+    )
+    set_rollback()
+    return Response(error_body(code, message), status=status)
+
+
+def _refusal(exc: SuspiciousOperation) -> tuple[int, str, str]:
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return 413, "too_large", f"The request body is too large: at most {limit} bytes."
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return 400, "too_many_fields", f"The request has too many fields: at most {limit}."
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return 400, "too_many_files", f"The request has too many files: at most {limit}."
+    return 400, "bad_request", "The request could not be read."
 
 
 def _log_unexpected(exc: Exception, context: dict[str, Any]) -> None:

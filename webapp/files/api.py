@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from webapp.accounts.selectors import usage_get
 from webapp.core.errors import InvalidInput
 from webapp.core.pagination import StrictPageNumberPagination
+from webapp.core.parsers import JSONParser
 from webapp.files.downloads import content_response
 from webapp.files.intents import IDEMPOTENCY_KEY_MAX_LENGTH, upload_intent_create
 from webapp.files.selectors import (

@@ -5,12 +5,12 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.core.pagination import StrictPageNumberPagination
+from webapp.core.parsers import JSONParser
 from webapp.files.api import FILE_ID, PAGE_NOT_FOUND, error_responses
 from webapp.files.models import JobState
 from webapp.files.reruns import file_reprocess, job_retry
@@ -79,7 +79,10 @@ class FileReprocessApi(APIView):
         "steps. 409 with code not_stored when the file has no stored bytes.",
         parameters=[FILE_ID],
         request=ReprocessSerializer,
-        responses={202: FileSerializer, **error_responses(400, 401, 403, 404, 409, 503)},
+        responses={
+            202: FileSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 503),
+        },
     )
     def post(self, request: Request, file_id: str) -> Response:
         serializer = ReprocessSerializer(data=request.data)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_RANGE_SPEC = re.compile(r"^(\d*)-(\d*)$")
+_RANGE_SPEC = re.compile(r"^([0-9]*)-([0-9]*)$")
+# Every size fits in 19 digits; a longer position lies past any end (and int() refuses
+# strings of more than 4,300 digits).
+_POSITION_DIGITS = 19
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?("[^"]*")\s*(?:,|$)')
 
 
@@ -54,8 +57,15 @@ def range_parse(header: str | None, size: int) -> ByteRange | None:
         return None
     first, last = match.groups()
     if not first:
-        return _suffix_range(int(last), size)
-    return _bounded_range(int(first), int(last) if last else None, size)
+        return _suffix_range(_position(last), size)
+    return _bounded_range(_position(first), _position(last) if last else None, size)
+
+
+def _position(digits: str) -> int:
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > _POSITION_DIGITS:
+        return 10**_POSITION_DIGITS
+    return int(significant)
 
 
 def _suffix_range(length: int, size: int) -> ByteRange:

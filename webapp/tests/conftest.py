@@ -44,11 +44,18 @@ class RecordingPublisher:
 class RealStorage:
     server: Any  # storage_service.server.StorageServer
     publisher: RecordingPublisher
+    root: Path  # its data directory
     blob_dir: Path
 
-    def blobs(self) -> list[Path]:
-        """Every committed object on disk."""
-        return sorted(path for path in self.blob_dir.rglob("*") if path.is_file())
+    def objects(self) -> list[Path]:
+        """Every committed object on disk (not the bytes of unfinished uploads)."""
+        objects = self.blob_dir / "objects"
+        return sorted(path for path in objects.rglob("*") if path.is_file())
+
+    def partials(self) -> list[tuple[str, int]]:
+        """The bytes unfinished uploads hold so far: (session id, size) of each."""
+        partial = self.blob_dir / "partial"
+        return sorted((path.name, path.stat().st_size) for path in partial.glob("*"))
 
 
 @pytest.fixture
@@ -59,8 +66,9 @@ def real_storage(settings: Any, tmp_path: Path) -> Iterator[RealStorage]:
     from storage_service.server import create_server
     from storage_service.settings import Settings as StorageSettings
 
+    root = tmp_path / "storage"
     environ = {
-        "USP_DATA_DIR": str(tmp_path / "storage"),
+        "USP_DATA_DIR": str(root),
         "USP_STORAGE_GRPC_PORT": "0",
         "USP_STORAGE_HTTP_PORT": "0",
         "USP_SERVICE_TOKEN": settings.USP.service_token,
@@ -76,7 +84,7 @@ def real_storage(settings: Any, tmp_path: Path) -> Iterator[RealStorage]:
     target = f"127.0.0.1:{server.port}"
     settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=target)
     try:
-        yield RealStorage(server, publisher, storage_settings.blob_dir)
+        yield RealStorage(server, publisher, root, storage_settings.blob_dir)
     finally:
         server.stop(0)
 

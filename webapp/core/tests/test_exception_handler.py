@@ -5,6 +5,12 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousMultipartForm,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404
 from django.test import RequestFactory
 from rest_framework import exceptions, serializers
@@ -163,3 +169,43 @@ def test_server_errors_are_json_on_api_paths_and_html_elsewhere(
                 "again.",
             }
         }
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "body"),
+    [
+        (
+            RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE."),
+            413,
+            {
+                "code": "too_large",
+                "message": "The request body is too large: at most 2621440 bytes.",
+            },
+        ),
+        (
+            TooManyFieldsSent("settings.DATA_UPLOAD_MAX_NUMBER_FIELDS"),
+            400,
+            {
+                "code": "too_many_fields",
+                "message": "The request has too many fields: at most 1000.",
+            },
+        ),
+        (
+            TooManyFilesSent("settings.DATA_UPLOAD_MAX_NUMBER_FILES"),
+            400,
+            {"code": "too_many_files", "message": "The request has too many files: at most 100."},
+        ),
+        (
+            SuspiciousMultipartForm("Invalid content in /srv/tmp"),
+            400,
+            {"code": "bad_request", "message": "The request could not be read."},
+        ),
+    ],
+)
+def test_django_refusals_of_a_request_body_are_4xx_without_their_internal_message(
+    exc: Exception, status: int, body: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    response = respond_to(exc)
+
+    assert (response.status_code, response.data) == (status, {"error": body})
+    assert [r.getMessage() for r in caplog.records] == ["request body refused"]

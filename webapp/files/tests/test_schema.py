@@ -140,7 +140,17 @@ def test_schema_documents_jobs_retries_reprocessing_and_live_events() -> None:
     }
     assert set(retry["responses"]) == {"202", "401", "403", "404", "409", "503"}
     assert "requestBody" not in retry
-    assert set(reprocess["responses"]) == {"202", "400", "401", "403", "404", "409", "503"}
+    assert set(reprocess["responses"]) == {
+        "202",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "413",
+        "415",
+        "503",
+    }
     assert set(reprocess["requestBody"]["content"]) == {"application/json"}
     assert set(components["ReprocessRequest"]["properties"]) == {"steps"}
     assert set(live["responses"]["200"]["content"]) == {"text/event-stream"}
