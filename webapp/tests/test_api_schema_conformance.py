@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -99,9 +99,16 @@ def in_test_transaction(db: None) -> Iterator[None]:
 
 
 @pytest.fixture
-def owner(in_test_transaction: None, real_storage: RealStorage, user: User) -> Owner:
+def owner(
+    in_test_transaction: None,
+    real_storage: RealStorage,
+    user: User,
+    usp_settings: Callable[..., None],
+) -> Owner:
     """`user` with an API token, a spare token, a stored text file with a failed job, a
     stored image with its thumbnail, and an upload still awaiting its bytes."""
+    # Hundreds of requests a minute from one user: no throttle may answer them.
+    usp_settings(throttle_uploads=None, throttle_api=None)
     _token, key = api_token_create(user=user, name="schemathesis")
     spare, _spare_key = api_token_create(user=user, name="spare")
     ApiToken.objects.filter(pk=spare.pk).update(id=SPARE_TOKEN_ID)
