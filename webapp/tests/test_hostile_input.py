@@ -127,16 +127,16 @@ def test_an_intent_without_a_usable_name_is_400(
     )
 
 
-def multipart_with_file_named(filename: str) -> tuple[bytes, str]:
-    """A form whose part "file" is sent under `filename`, as any client could send it."""
+def multipart_with_file_named(filename: str, data: bytes = b"bytes") -> tuple[bytes, str]:
+    """A form whose part "file" is sent under `filename` exactly, as any client could send
+    it (Django's test client would keep only the name's last path component)."""
     boundary = "hostile-boundary"
-    body = (
+    head = (
         f"--{boundary}\r\n"
         f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
-        "bytes\r\n"
-        f"--{boundary}--\r\n"
-    ).encode()
+    )
+    body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -168,25 +168,64 @@ HOSTILE_NAMES = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "expected"), HOSTILE_NAMES, ids=lambda name: repr(name)[:40])
-def test_a_hostile_name_is_only_ever_a_display_name_through_the_real_data_plane(
-    api_client: APIClient, real_storage: RealStorage, tmp_path: Path, raw: str, expected: str
+def through_an_intent(client: APIClient, storage: RealStorage, name: str, data: bytes) -> str:
+    """Announce the upload, send its bytes to the data plane; returns the file's id."""
+    created = post_json(client, UPLOADS, {"name": name, "size": len(data)})
+    assert created.status_code == 201, created.content
+    stored = requests.put(created.json()["upload_url"], data=data, timeout=10)
+    assert stored.status_code == 200, stored.content
+    apply_event(storage, created.json()["file_id"], events.FILE_STORED)
+    return str(created.json()["file_id"])
+
+
+def through_multipart(client: APIClient, storage: RealStorage, name: str, data: bytes) -> str:
+    body, content_type = multipart_with_file_named(name, data)
+    created = client.generic("POST", FILES, body, content_type=content_type)
+    assert created.status_code == 201, created.content
+    return str(created.json()["id"])
+
+
+# A multipart part's headers are limited to 1 KiB: the 5,000 characters are refused below.
+UPLOADS_NAMED = [(through_an_intent, raw, expected) for raw, expected in HOSTILE_NAMES] + [
+    (through_multipart, raw, expected) for raw, expected in HOSTILE_NAMES if len(raw) < 1000
+]
+
+
+@pytest.mark.parametrize(
+    ("upload", "raw", "expected"),
+    UPLOADS_NAMED,
+    ids=lambda value: value.__name__ if callable(value) else repr(value)[:40],
+)
+def test_a_hostile_name_is_only_ever_a_display_name(
+    api_client: APIClient,
+    real_storage: RealStorage,
+    tmp_path: Path,
+    upload: Callable[[APIClient, RealStorage, str, bytes], str],
+    raw: str,
+    expected: str,
 ) -> None:
     data = b"the same bytes whatever the name"
-    created = post_json(api_client, UPLOADS, {"name": raw, "size": len(data)})
-    assert created.status_code == 201, created.content
 
-    stored = requests.put(created.json()["upload_url"], data=data, timeout=10)
+    file = File.objects.get(pk=upload(api_client, real_storage, raw, data))
 
-    assert stored.status_code == 200, stored.content
-    apply_event(real_storage, created.json()["file_id"], events.FILE_STORED)
-    file = File.objects.get()
     # Stored, with its default pipeline dispatched (no processor runs here).
     assert (file.name, file.state) == (expected, FileState.PROCESSING)
     # Storage keeps bytes under their SHA-256 only: no name reaches a path.
     assert [path.name for path in real_storage.objects()] == [file.sha256]
     outside = [p for p in tmp_path.rglob("*") if p.is_file() and real_storage.root not in p.parents]
     assert outside == []
+
+
+def test_a_multipart_file_name_of_5000_characters_is_400_parse_error(
+    api_client: APIClient, refused: Callable[..., None]
+) -> None:
+    body, content_type = multipart_with_file_named("c" * 5000)
+    error = {
+        "code": "parse_error",
+        "message": "Multipart form parse error - Request max total header size exceeded.",
+    }
+
+    refused(partial(api_client.generic, "POST", FILES, body, content_type=content_type), 400, error)
 
 
 def apply_event(storage: RealStorage, file_id: str, event_type: str) -> None:
