@@ -44,6 +44,7 @@ from bench import machine
 from bench.client import BenchClient
 from bench.system import RABBITMQ_URL, BenchSystem, rabbitmq_reachable, started
 from bench.upload import MIB, Row, table
+from processor_service import sandbox
 from processor_service.actors import step_options
 from processor_service.settings import Settings
 from processor_service.steps import StepInput, StepOptions, thumbnail
@@ -226,9 +227,27 @@ def _thumbnail_once(arguments: tuple[bytes, StepOptions]) -> float:
     return time.process_time() - started_at
 
 
+@contextmanager
+def decoder_environment() -> Iterator[None]:
+    """This process's environment as the processor sets it for its decoders (see
+    sandbox.prefer_huge_pages), while the baseline's processes start."""
+    saved = os.environ.get(sandbox.TUNABLES_VARIABLE)
+    sandbox.prefer_huge_pages(os.environ)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[sandbox.TUNABLES_VARIABLE]
+        else:
+            os.environ[sandbox.TUNABLES_VARIABLE] = saved
+
+
 def baseline_thumbnails_per_second(images: list[bytes], options: StepOptions) -> Baseline:
-    """The step function alone, in a pool of PROCESSORS processes, after a warm-up."""
-    with multiprocessing.get_context("spawn").Pool(PROCESSORS) as pool:
+    """The step function alone, in a pool of PROCESSORS processes started with the
+    decoders' environment, after a warm-up."""
+    with decoder_environment():
+        pool = multiprocessing.get_context("spawn").Pool(PROCESSORS)
+    with pool:
         pool.map(_thumbnail_once, [(images[0], options)] * PROCESSORS)
         started_at = time.perf_counter()
         cpu = pool.map(_thumbnail_once, [(image, options) for image in images], chunksize=1)

@@ -8,6 +8,13 @@ and writes no core dumps. It opens the input by the path the parent gives it and
 back JSON and raw derivative bytes, never a pickle, so even a decoder subverted by its
 input cannot make the parent run code. A child that dies, runs out of memory or
 overstays becomes a DecoderFailure.
+
+A fresh child has no free heap of its own, so every buffer a decoder fills is new
+memory, faulted in a 4 KiB page at a time: a 1600x1200 JPEG's thumbnails took about
+10,000 page faults and 24 ms of system time beside 82 ms of decoding and encoding.
+`prefer_huge_pages` has glibc back the decoders' heaps with transparent huge pages
+where the kernel allows them only on request (THP "madvise"): about 2,000 faults and
+7 ms. Where glibc or the kernel cannot, nothing changes.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import signal
 import statistics
 import threading
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
@@ -44,6 +52,9 @@ MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 POLL_SECONDS = 0.2
 REAP_SECONDS = 5.0
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+# glibc 2.35+ reads it at start; older ones ignore tunables they do not know.
+TUNABLES_VARIABLE = "GLIBC_TUNABLES"
+HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,19 @@ _context: ForkServerContext | None = None
 # one child at once could both read, and the loser would see 255. So every start and
 # every poll (exitcode, kill, close) happens under this lock; waits happen outside it.
 _lifecycle = threading.Lock()
+
+
+def prefer_huge_pages(environ: MutableMapping[str, str]) -> None:
+    """Ask glibc's malloc, in processes started later with `environ` (the forkserver,
+    hence every decoder), for transparent huge pages; a hugetlb tunable already set
+    there is left as it is.
+
+    Call it on `os.environ` before any thread starts (changing the environment is not
+    thread-safe), i.e. at the start of the processor's process.
+    """
+    tunables = [item for item in environ.get(TUNABLES_VARIABLE, "").split(":") if item]
+    if not any(item.startswith("glibc.malloc.hugetlb=") for item in tunables):
+        environ[TUNABLES_VARIABLE] = ":".join([*tunables, HUGE_PAGES_TUNABLE])
 
 
 def context() -> ForkServerContext:

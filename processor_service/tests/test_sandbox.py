@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import multiprocessing
 import os
 import resource
@@ -251,6 +252,51 @@ def test_sandbox_overhead_per_call_is_a_few_milliseconds() -> None:
     median_ms = float(output) * 1000
     print(f"sandbox overhead per call: median {median_ms:.1f} ms")
     assert median_ms < 50
+
+
+def test_huge_pages_are_asked_for_beside_other_tunables_and_never_twice() -> None:
+    environ = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}
+    sandbox.prefer_huge_pages(environ)
+    sandbox.prefer_huge_pages(environ)
+    chosen = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}
+    sandbox.prefer_huge_pages(chosen)
+    empty: dict[str, str] = {}
+    sandbox.prefer_huge_pages(empty)
+
+    assert environ == {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"}
+    assert chosen == {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}
+    assert empty == {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+
+
+def reports_its_tunables(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    return StepResult(metadata={"tunables": os.environ.get("GLIBC_TUNABLES", "")})
+
+
+def test_decoders_of_a_process_that_prefers_huge_pages_get_them_within_their_limits() -> None:
+    # A fresh interpreter, as `python -m processor_service` sets its environment first.
+    code = (
+        "import os, json\n"
+        "from processor_service import sandbox\n"
+        "sandbox.prefer_huge_pages(os.environ)\n"
+        "from processor_service.tests import test_sandbox as t\n"
+        "from pathlib import Path\n"
+        "path = Path(os.environ['INPUT'])\n"
+        "found = t.isolated(t.reports_its_tunables, path).metadata['tunables']\n"
+        "code = t.failure(t.allocates_a_gigabyte, path).code\n"
+        "print(json.dumps([found, code]))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPOSITORY,
+        env={**env, "INPUT": str(REPOSITORY / "pyproject.toml")},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert json.loads(result.stdout) == ["glibc.malloc.hugetlb=1", "decoder_out_of_memory"]
 
 
 def test_limits_follow_the_step_time_limit() -> None:
