@@ -172,9 +172,7 @@ class ApiServer:
 
     def start(self) -> None:
         self._server.start()
-        logger.info(
-            "gRPC API started", extra={"fields": {"target": self.target, "tls": self.tls}}
-        )
+        logger.info("gRPC API started", extra={"fields": {"target": self.target, "tls": self.tls}})
 
     def stop(self, grace: float = DEFAULT_GRACE) -> None:
         self._servicer.close()
