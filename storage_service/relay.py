@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage_service.db import OutboxMessage, utcnow
 from storage_service.dispatch import EVENT, JOB
 from usp import events
+from usp.message_auth import sign_message
 from usp.v1 import common_pb2
 
 logger = logging.getLogger(__name__)
@@ -48,12 +49,14 @@ class OutboxRelay:
         broker: dramatiq.Broker,
         publisher: Publisher,
         *,
+        message_key: bytes,
         poll_interval: float = 0.5,
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self._sessions = session_factory
         self._broker = broker
         self._publisher = publisher
+        self._message_key = message_key
         self._poll_interval = poll_interval
         self._batch_size = batch_size
         self._wake = threading.Event()
@@ -152,7 +155,8 @@ class OutboxRelay:
         return None
 
     def _enqueue(self, body: bytes) -> None:
-        message = dramatiq.Message.decode(body)
+        # Signed as it leaves, so what sits in the outbox holds no signature of an old key.
+        message = sign_message(dramatiq.Message.decode(body), self._message_key)
         # The stub broker refuses undeclared queues; RabbitMQ's enqueue declares it anyway.
         self._broker.declare_queue(message.queue_name)
         self._broker.enqueue(message)
