@@ -6,11 +6,14 @@
 e. thumbnails per second end to end (commit -> thumbnail-256 stored) with two processor
    processes (`python -m usp.run --processes` plus a second `python -m processor_service`
    on the same environment) ÷ the same step function (processor_service.steps.thumbnail's
-   run, the worker's StepOptions) in a tight loop in a pool of as many processes. The
+   run, the worker's StepOptions) in a tight loop in a pool of as many processes, which
+   start with the environment the processor gives its decoders (huge pages). The
    uploads name their pipeline, `image.thumbnail` alone, so the system does the work the
    baseline does (both sizes, same decode and encode) and no other step. Beside it, the
    CPU time each process (with its children) spent per image over the end-to-end run,
-   and what the step alone took per image in the baseline;
+   and what the step alone took per image in the baseline: with both runs using every
+   core, e cannot be above that CPU ratio, and unlike e it hardly moves with other
+   work on the machine;
 f. commit -> job-start latency: for uploads made one at a time on an idle system, the
    time from the PUT's response (the commit) to the job.started event of the file's
    first job, read from a queue bound to "<ns>.events" (the event's occurred_at minus the
@@ -283,11 +286,13 @@ def cpu_rows(
     what the step alone took in the baseline."""
     spent = {name: (after[name] - before[name]) * 1000 / images for name in after}
     parts = ", ".join(f"{name} {value:.0f}" for name, value in spent.items())
+    total = sum(spent.values())
     return [
         Row(
             figure=f"e. CPU ms per image end to end: {parts}",
-            value=f"{sum(spent.values()):.0f} ms",
+            value=f"{total:.0f} ms",
             baseline=f"{baseline.cpu_ms_per_image:.0f} ms",
+            ratio=f"{baseline.cpu_ms_per_image / total:.2f}",
         )
     ]
 
