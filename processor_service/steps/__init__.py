@@ -8,7 +8,7 @@ storage sniffed from them, never by a file name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, BinaryIO
@@ -17,6 +17,7 @@ from usp import pipelines
 from usp.pipelines import ARCHIVE, IMAGES, MEDIA, PDF, TEXT, base_type
 
 GIB = 1024**3
+READ_CHUNK = 1024 * 1024
 
 
 class PermanentError(Exception):
@@ -69,6 +70,17 @@ class StepResult:
 
 
 StepFunction = Callable[[BinaryIO, StepInput, StepOptions], StepResult]
+
+
+def read_chunks(stream: BinaryIO, size: int = READ_CHUNK) -> Iterator[bytes]:
+    """The rest of `stream` in chunks of at most `size` bytes.
+
+    Steps read with this rather than with the storage client's helper: the sandbox's
+    forkserver imports every step, and each decoder forked from it would otherwise
+    carry gRPC and protobuf too (a 50 MiB process instead of 25 MiB, a slower fork).
+    """
+    while chunk := stream.read(size):
+        yield chunk
 
 
 @dataclass(frozen=True)

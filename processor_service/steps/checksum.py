@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 from typing import BinaryIO
 
-from processor_service.steps import PermanentError, StepInput, StepOptions, StepResult
-from usp.storage_client import iter_chunks
+from processor_service.steps import (
+    PermanentError,
+    StepInput,
+    StepOptions,
+    StepResult,
+    read_chunks,
+)
 
 
 def run(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
     stream.seek(0)
     digest = hashlib.sha256()
-    for chunk in iter_chunks(stream):
+    for chunk in read_chunks(stream):
         digest.update(chunk)
     actual = digest.hexdigest()
     if actual != source.sha256.lower():

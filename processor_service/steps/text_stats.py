@@ -14,8 +14,13 @@ from typing import Any, BinaryIO
 
 import charset_normalizer
 
-from processor_service.steps import PermanentError, StepInput, StepOptions, StepResult
-from usp.storage_client import iter_chunks
+from processor_service.steps import (
+    PermanentError,
+    StepInput,
+    StepOptions,
+    StepResult,
+    read_chunks,
+)
 
 LIMITS = ("text_detect_bytes", "text_preview_chars")
 CHUNK = 64 * 1024
@@ -42,7 +47,7 @@ def run(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult
     stream.seek(0)
     counter = Counter(options.text_preview_chars)
     decoder = codecs.getincrementaldecoder(encoding.name)(errors="replace")
-    for chunk in iter_chunks(stream, CHUNK):
+    for chunk in read_chunks(stream, CHUNK):
         counter.add(decoder.decode(chunk))
     counter.add(decoder.decode(b"", final=True))
     name = "utf-8" if encoding.name == "utf-8-sig" else codecs.lookup(encoding.name).name
