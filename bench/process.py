@@ -23,6 +23,7 @@ f. commit -> job-start latency: for uploads made one at a time on an idle system
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import multiprocessing
@@ -51,7 +52,7 @@ from processor_service import sandbox
 from processor_service.actors import step_options
 from processor_service.settings import Settings
 from processor_service.steps import StepInput, StepOptions, thumbnail
-from tests.e2e.system import ROOT, child_pids
+from tests.e2e.system import ROOT
 from usp.events import decode, exchange
 from usp.jobs import process_queue
 from usp.v1 import common_pb2, processor_service_pb2
@@ -263,12 +264,21 @@ def cpu_seconds(pid: int) -> float:
     already reaped (sandboxed decoders end up in their forkserver's children's time)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = child_pids(pid)
     except (OSError, IndexError):
-        return 0.0
+        return 0.0  # it has ended meanwhile; its parent's children's time has it
     # utime, stime, cutime, cstime are fields 14 to 17; the split starts at field 3.
     ticks = sum(int(value) for value in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(child) for child in children)
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(map(cpu_seconds, children_of(pid)))
+
+
+def children_of(pid: int) -> set[int]:
+    """The process's children, read thread by thread; threads may end meanwhile."""
+    children: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                children.update(int(value) for value in (task / "children").read_text().split())
+    return children
 
 
 def cpu_by_service(services: dict[str, int]) -> dict[str, float]:
