@@ -7,6 +7,7 @@ downloads stream in chunks.
 from __future__ import annotations
 
 import mimetypes
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ READ_TIMEOUT = 60.0
 # After the last byte of an upload the server still has to commit it to storage.
 UPLOAD_READ_TIMEOUT = 600.0
 DOWNLOAD_CHUNK = 1024 * 1024
+# A throttled request (429) is sent again after the server's Retry-After, this many
+# times, when the wait is this short; longer waits are the caller's to decide.
+THROTTLE_RETRIES = 5
+MAX_RETRY_AFTER = 60.0
 
 Resource = dict[str, Any]
 
@@ -163,25 +168,48 @@ class RestClient:
         return body
 
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """The response to a request; a throttled one (429) waits as the server asks and
+        is sent again, unless its body was a stream that cannot be replayed."""
         kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+        replayable = "data" not in kwargs
+        for _attempt in range(THROTTLE_RETRIES):
+            response = self._send(method, url, **kwargs)
+            delay = retry_after(response)
+            if delay is None or not replayable:
+                break
+            response.close()
+            time.sleep(delay)
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            response = self._session.request(method, url, **kwargs)
+            return self._session.request(method, url, **kwargs)
         except requests.ConnectionError as exc:
             raise Unreachable(f"cannot reach {self.url}: {_reason(exc)}") from exc
         except requests.Timeout as exc:
             raise Unreachable(f"{self.url} did not answer in time") from exc
         except requests.RequestException as exc:
             raise CliError(f"request to {url} failed: {exc}") from exc
-        if response.status_code >= 400:
-            raise error_from_response(response)
-        return response
 
 
 class Unreachable(CliError):
     """The server could not be reached or did not answer in time."""
 
 
-TRANSIENT_STATUSES = frozenset({502, 503, 504})
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds a throttled response (429) asks to wait, when given and short enough."""
+    if response.status_code != 429:
+        return None
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= MAX_RETRY_AFTER else None
 
 
 def is_transient(error: CliError) -> bool:

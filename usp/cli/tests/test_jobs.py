@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from usp.cli.main import main
-from usp.cli.tests.fakes import FakeHttpApi
+from usp.cli.tests.fakes import FakeHttpApi, Reply
 from usp.cli.tests.test_main import FILE_ID, logged_in, resource
 
 JOB_ID = "9b2f6c1e-0d4a-4f7b-8e21-5a6c7d8e9f01"
@@ -151,3 +152,51 @@ def test_reprocess_without_steps_sends_an_empty_body(
     assert main(["reprocess", FILE_ID]) == 0
 
     assert json.loads(http_api.requests[0].body) == {}
+
+
+def throttled_once(queued: dict[str, Any], retry_after: str) -> Any:
+    """A handler that answers 429 with `retry_after` first, then 202 with `queued`."""
+    calls: list[int] = []
+
+    def handle(_request: Any) -> Reply:
+        calls.append(1)
+        if len(calls) == 1:
+            error = {"error": {"code": "throttled", "message": "Request was throttled."}}
+            return Reply(429, json.dumps(error).encode(), headers={"Retry-After": retry_after})
+        return Reply(202, json.dumps(queued).encode())
+
+    return handle
+
+
+def test_a_throttled_request_waits_as_told_and_is_sent_again(
+    http_api: FakeHttpApi, cli_environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logged_in(cli_environment, http_api)
+    queued = job(state="queued", error="", error_code="", error_class="", finished_at=None)
+    http_api.handlers[("POST", f"/api/v1/jobs/{JOB_ID}/retry/")] = throttled_once(queued, "1")
+
+    started_at = time.monotonic()
+    assert main(["retry", JOB_ID]) == 0
+
+    assert time.monotonic() - started_at >= 1.0
+    assert capsys.readouterr().out.splitlines() == [
+        HEADER,
+        line(JOB_ID, "image.thumbnail", "queued", 2),
+    ]
+    assert [(r.method, r.path) for r in http_api.requests] == [
+        ("POST", f"/api/v1/jobs/{JOB_ID}/retry/"),
+        ("POST", f"/api/v1/jobs/{JOB_ID}/retry/"),
+    ]
+
+
+def test_a_throttled_request_asked_to_wait_too_long_reports_the_refusal(
+    http_api: FakeHttpApi, cli_environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logged_in(cli_environment, http_api)
+    queued = job(state="queued")
+    http_api.handlers[("POST", f"/api/v1/jobs/{JOB_ID}/retry/")] = throttled_once(queued, "3600")
+
+    assert main(["retry", JOB_ID]) == 1
+
+    assert capsys.readouterr().err == "usp: Request was throttled.\n"
+    assert len(http_api.requests) == 1
