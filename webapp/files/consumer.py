@@ -23,6 +23,7 @@ from usp import events
 from usp.message_auth import event_is_authentic
 from usp.v1 import common_pb2
 from webapp.files.events import UnreadableEvent, event_apply
+from webapp.files.housekeeping import start_upload_expiry
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ PREFETCH_COUNT = 16
 STOP_CHECK_INTERVAL = 0.25
 # The in-memory transport polls; this bounds how late an event shows in the embedded run.
 MEMORY_POLLING_INTERVAL = 0.1
+# How long a stop waits for a round of stale-upload expiry already under way.
+EXPIRY_JOIN_TIMEOUT = 5.0
 
 
 class _Stopping(Exception):
@@ -161,12 +164,15 @@ def run_consumer(
     *, broker_url: str, namespace: str, message_key: bytes, stop: threading.Event
 ) -> None:
     """Consume events signed with `message_key` until `stop` is set; blocks, so run it
-    in a thread or a process.
+    in a thread or a process. Stale uploads are ended beside it (webapp.files.housekeeping).
 
     An empty `broker_url` means kombu's in-memory transport (the embedded default).
     """
     url = events.kombu_url(broker_url)
     options = {"polling_interval": MEMORY_POLLING_INTERVAL} if url.startswith("memory://") else {}
+    # Ends with the consumer, however the consumer ends.
+    halt = threading.Event()
+    expiry = start_upload_expiry(stop=halt)
     try:
         with kombu.Connection(url, transport_options=options) as broker:
             consumer = EventConsumer(broker, namespace, message_key=message_key, stop=stop)
@@ -174,5 +180,7 @@ def run_consumer(
     except _Stopping:
         pass
     finally:
+        halt.set()
+        expiry.join(timeout=EXPIRY_JOIN_TIMEOUT)
         connection.close()
     logger.info("event consumer stopped", extra={"fields": {"namespace": namespace}})

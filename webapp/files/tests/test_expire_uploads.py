@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -7,8 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from tests.waiting import wait_for
 from usp.storage_client import StoredObject
 from webapp.accounts.models import Usage, User
+from webapp.files.housekeeping import start_upload_expiry
 from webapp.files.intents import upload_intents_expire
 from webapp.files.models import File, FileState, UploadIntent
 from webapp.files.services import file_mark_stored, file_reserve
@@ -69,3 +72,20 @@ def test_expire_uploads_command_reports_how_many_ended(user: User) -> None:
     call_command("expire_uploads", stdout=out)
 
     assert out.getvalue() == "1 stale uploads ended\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stale_uploads_are_ended_periodically_beside_the_consumer(user: User) -> None:
+    stale = announced(user, "stale", session=True, age=timedelta(days=1, hours=2))
+    stop = threading.Event()
+    thread = start_upload_expiry(stop=stop, interval=0.05)
+    try:
+        wait_for(
+            lambda: File.objects.get(pk=stale.pk).state == FileState.EXPIRED,
+            what="the stale upload to be ended by the periodic expiry",
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert counts(user) == (0, 0)

@@ -1,4 +1,5 @@
-"""`expire_uploads`: end unfinished uploads storage will never report (run it from cron)."""
+"""`expire_uploads`: end unfinished uploads storage will never report now (the event
+consumer also does it every ten minutes)."""
 
 from __future__ import annotations
 
