@@ -18,6 +18,7 @@ from usp.v1 import common_pb2
 from webapp.accounts.models import User
 from webapp.accounts.tests.factories import token_make
 from webapp.files.tests.fixtures import *  # noqa: F403
+from webapp.pages.tests.browser import base_url  # noqa: F401 - a fixture, used by name
 
 
 @dataclass
