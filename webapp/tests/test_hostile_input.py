@@ -33,6 +33,7 @@ from tests.waiting import wait_for
 from usp import events
 from webapp.accounts.models import ApiToken, Usage, User
 from webapp.accounts.tests.factories import token_make, user_make
+from webapp.apigrpc.serving import start_web
 from webapp.files.events import event_apply
 from webapp.files.models import File, FileState, Job, UploadIntent
 from webapp.tests.conftest import RealStorage
@@ -487,6 +488,30 @@ def test_a_json_body_over_the_memory_limit_is_413(
     error = {"code": "too_large", "message": "The request body is too large: at most 1024 bytes."}
 
     refused(partial(post_json, api_client, UPLOADS, body), 413, error)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_headers_over_the_web_servers_limit_are_431_before_the_site_sees_them(
+    user: User, real_storage: RealStorage
+) -> None:
+    headers = {"Authorization": f"Token {token_make(user)}"}
+    intent = {"name": "a.txt", "size": 1}
+    web = start_web(0)
+    try:
+        url = f"{web.url}{UPLOADS}"
+        within = requests.post(url, json=intent, headers={**headers, "X-Pad": "x"}, timeout=10)
+        before = state(real_storage)
+        huge = {**headers, "X-Pad": "x" * 300_000}
+        beyond = requests.post(url, json=intent, headers=huge, timeout=10)
+    finally:
+        web.stop(grace=1)
+
+    assert within.status_code == 201, within.content
+    # waitress refuses headers over its 256 KiB before any byte reaches Django.
+    assert beyond.status_code == 431
+    assert beyond.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert [marker for marker in INTERNALS if marker in beyond.text] == []
+    assert state(real_storage) == before
 
 
 def test_a_multipart_upload_over_the_size_limit_is_413(
