@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
 
 from webapp.core.errors import NotFound
 from webapp.files.models import File, FileState, JobState
 
 _UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
+
+M = TypeVar("M", bound=Model)
 
 
 def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
@@ -26,9 +31,15 @@ def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
         raise NotFound("No such file or job.", code="not_found") from exc
 
 
+def by_key(queryset: QuerySet[M]) -> M | None:
+    """The one row of a queryset filtered by key, or None; unlike first(), without an
+    ORDER BY the key makes pointless (the catalog's hottest paths look rows up so)."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def file_locked(file_id: uuid.UUID | str) -> File:
     """The file, locked for update until the transaction ends; NotFound when missing."""
-    file = File.objects.select_for_update().filter(pk=as_uuid(file_id)).first()
+    file = by_key(File.objects.select_for_update().filter(pk=as_uuid(file_id)))
     if file is None:
         raise NotFound("No such file.", code="file_not_found")
     return file
@@ -39,7 +50,7 @@ def file_state_refresh(file: File) -> None:
     it. The caller saves the file."""
     if file.state == FileState.AWAITING_UPLOAD:
         return
-    states = file.jobs.filter(superseded=False).values_list("state", flat=True)
+    states = file.jobs.filter(superseded=False).order_by().values_list("state", flat=True)
     file.state = file_state_from_jobs(list(states))
 
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from usp.storage_client import StoredObject
-from webapp.files.catalog import as_uuid, file_locked, file_state_refresh
+from webapp.files.catalog import as_uuid, by_key, file_locked, file_state_refresh
 from webapp.files.models import Derivative, ErrorClass, File, Job, JobState
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _job_for_event(event: JobEvent) -> tuple[File, Job | None]:
     """The file and job, locked in that order; the job is None when the event is not
     newer than the last one applied to it. Raises NotFound for an unknown file."""
     file = file_locked(event.file_id)
-    job = Job.objects.select_for_update().filter(pk=as_uuid(event.job_id)).first()
+    job = by_key(Job.objects.select_for_update().filter(pk=as_uuid(event.job_id)))
     if job is None:
         # The event overtook the dispatch that names the job (file.stored or a reprocess).
         job = Job(id=as_uuid(event.job_id), file=file, step=event.step, last_sequence=-1)

@@ -23,7 +23,7 @@ from usp.storage_client import DispatchedJob, StoredObject, WriteResult, iter_ch
 from webapp.accounts.models import User
 from webapp.accounts.services import usage_charge, usage_release, usage_reserve
 from webapp.core.errors import InvalidInput
-from webapp.files.catalog import as_uuid, file_locked, file_state_refresh
+from webapp.files.catalog import as_uuid, by_key, file_locked, file_state_refresh
 from webapp.files.models import File, FileState, Job
 from webapp.files.policy import file_name_sanitize, upload_size_check, upload_type_check
 from webapp.files.storage import get_storage_client, storage_error
@@ -97,7 +97,7 @@ def file_reserve(*, owner: User, name: str, size: int) -> File:
 @transaction.atomic
 def file_discard(*, file_id: uuid.UUID | str) -> bool:
     """Delete the catalog entry and release what it counted; False when it was gone."""
-    file = File.objects.select_for_update().filter(pk=as_uuid(file_id)).first()
+    file = by_key(File.objects.select_for_update().filter(pk=as_uuid(file_id)))
     if file is None:
         return False
     _charge_release(file)
