@@ -23,7 +23,6 @@ f. commit -> job-start latency: for uploads made one at a time on an idle system
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import io
 import multiprocessing
@@ -46,6 +45,7 @@ from PIL import Image
 
 from bench import machine
 from bench.client import BenchClient
+from bench.cpu import cpu_by_service, cpu_ms_per_item
 from bench.system import RABBITMQ_URL, BenchSystem, rabbitmq_reachable, started
 from bench.upload import MIB, Row, table
 from processor_service import sandbox
@@ -259,42 +259,12 @@ def baseline_thumbnails_per_second(images: list[bytes], options: StepOptions) ->
     return Baseline(len(images) / elapsed, 1000 * sum(cpu) / len(images))
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process and its descendants, the living and the ones
-    already reaped (sandboxed decoders end up in their forkserver's children's time)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0  # it has ended meanwhile; its parent's children's time has it
-    # utime, stime, cutime, cstime are fields 14 to 17; the split starts at field 3.
-    ticks = sum(int(value) for value in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(map(cpu_seconds, children_of(pid)))
-
-
-def children_of(pid: int) -> set[int]:
-    """The process's children, read thread by thread; threads may end meanwhile."""
-    children: set[int] = set()
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                children.update(int(value) for value in (task / "children").read_text().split())
-    return children
-
-
-def cpu_by_service(services: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each service's process tree, and of this process."""
-    spent = {name: cpu_seconds(pid) for name, pid in services.items()}
-    own = os.times()
-    spent["bench client"] = own.user + own.system
-    return spent
-
-
 def cpu_rows(
     before: dict[str, float], after: dict[str, float], images: int, baseline: Baseline
 ) -> list[Row]:
     """Where the CPU went during the end-to-end run, per image, by process, beside
     what the step alone took in the baseline."""
-    spent = {name: (after[name] - before[name]) * 1000 / images for name in after}
+    spent = cpu_ms_per_item(before, after, images)
     parts = ", ".join(f"{name} {value:.0f}" for name, value in spent.items())
     total = sum(spent.values())
     return [

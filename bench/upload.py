@@ -31,6 +31,7 @@ import requests
 
 from bench import machine
 from bench.client import BenchClient, RefusedError, check, session
+from bench.cpu import cpu_by_service, cpu_ms_per_item
 from bench.memory import RssSampler
 from bench.payload import Payload
 from bench.system import BenchSystem, started
@@ -208,12 +209,16 @@ class Bench:
     def small_uploads(self) -> None:
         count, threads = self.options.uploads, self.options.threads
         # The baseline first, while the system idles: ours leaves processing behind.
-        with baseline_server(self.workdir / "baseline-media") as url:
+        with baseline_server(self.workdir / "baseline-media") as (url, pid):
+            before = cpu_by_service({"baseline server": pid})
             theirs = uploads_per_second(
                 lambda http, index: baseline_put(http, url, index), count=count, threads=threads
             )
+            their_cpu = cpu_ms_per_item(before, cpu_by_service({"baseline server": pid}), count)
         self.latencies = {"intent": [], "PUT": []}
+        before = cpu_by_service(self.system.services)
         ours = uploads_per_second(self.intent_and_put, count=count, threads=threads)
+        our_cpu = cpu_ms_per_item(before, cpu_by_service(self.system.services), count)
         latencies = dict(self.latencies)
         ratio = ours / theirs
         self.rows.append(
@@ -226,6 +231,7 @@ class Bench:
                 verdict="PASS" if ratio >= TARGETS["small"] else "MISS",
             )
         )
+        self.rows.append(cpu_row(our_cpu, their_cpu))
         for step, seconds in latencies.items():
             self.rows.append(latency_row(f"d. {step}", seconds))
 
@@ -258,6 +264,19 @@ def throughput_row(
         ratio=f"{ratio:.2f}",
         target="-" if target is None else f">= {target}",
         verdict=verdict,
+    )
+
+
+def cpu_row(ours: dict[str, float], theirs: dict[str, float]) -> Row:
+    """Where the CPU of a small upload went, by process, beside the baseline's (its
+    server and the same client); processing left behind counts only as far as it ran."""
+    parts = ", ".join(f"{name} {value:.1f}" for name, value in ours.items())
+    total, their_total = sum(ours.values()), sum(theirs.values())
+    return Row(
+        figure=f"d. CPU ms per upload: {parts}",
+        value=f"{total:.1f} ms",
+        baseline=f"{their_total:.1f} ms",
+        ratio=f"{their_total / total:.2f}",
     )
 
 
@@ -333,8 +352,9 @@ def web_threads() -> int:
 
 
 @contextmanager
-def baseline_server(media_root: Path) -> Iterator[str]:
-    """The minimal Django app of bench.baseline in a process of its own."""
+def baseline_server(media_root: Path) -> Iterator[tuple[str, int]]:
+    """The minimal Django app of bench.baseline in a process of its own: its URL and
+    process id."""
     media_root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     command = [
@@ -345,7 +365,7 @@ def baseline_server(media_root: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/ready/", process)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
