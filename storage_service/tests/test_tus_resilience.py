@@ -194,7 +194,7 @@ def test_stalled_bodies_hold_no_worker_while_another_upload_completes(
 
         completed = patch(other.upload_url, BIG, 0)
         answered_meanwhile = [_has_reply(sock) for sock in stalled]
-        replies = [b"".join(iter(lambda s=sock: s.recv(4096), b"")) for sock in stalled]
+        replies = [_read_to_end(sock) for sock in stalled]
         offsets = [offset_of(url) for url in urls]
         for sock in stalled:
             sock.close()
@@ -333,3 +333,10 @@ def test_upload_ended_events_reach_the_event_exchange(
         "aborted",
     )
     assert message.delivery_info["routing_key"] == events.UPLOAD_ENDED
+
+
+def _read_to_end(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(4096):
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -25,8 +25,10 @@ class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
 
     class Meta:
         model = ApiToken
-        fields = ("id", "name", "prefix", "created_at", "last_used_at", "expires_at", "state")
-        read_only_fields = fields
+        fields: tuple[str, ...] = (
+            "id", "name", "prefix", "created_at", "last_used_at", "expires_at", "state"
+        )  # fmt: skip
+        read_only_fields: tuple[str, ...] = fields
 
     def get_state(self, token: ApiToken) -> str:
         return token_state(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.accounts.forms import TokenCreateForm
-from webapp.accounts.models import ApiToken
+from webapp.accounts.models import ApiToken, User
 from webapp.accounts.selectors import usage_get
 from webapp.accounts.services import api_token_create, api_token_revoke
 from webapp.accounts.tokens import expiry_from_days, token_get, token_list, token_state
@@ -33,7 +34,7 @@ def token_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             new_token, new_key = api_token_create(
-                user=request.user,
+                user=_signed_in(request),
                 name=form.cleaned_data["name"],
                 expires_at=expiry_from_days(form.cleaned_data["expires_in_days"]),
             )
@@ -48,8 +49,8 @@ def token_page(request: HttpRequest) -> HttpResponse:
             "form": form,
             "new_key": new_key,
             "new_token": new_token,
-            "rows": [TokenRow(t, token_state(t)) for t in token_list(user=request.user)],
-            "usage": usage_get(user=request.user),
+            "rows": [TokenRow(t, token_state(t)) for t in token_list(user=_signed_in(request))],
+            "usage": usage_get(user=_signed_in(request)),
         },
         status=400 if request.method == "POST" and new_key is None else 200,
     )
@@ -62,9 +63,14 @@ def token_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
-        token = token_get(user=request.user, token_id=token_id)
+        token = token_get(user=_signed_in(request), token_id=token_id)
     except NotFound as exc:
         raise Http404("No such token.") from exc
     api_token_revoke(token=token)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("accounts:tokens")
+
+
+def _signed_in(request: HttpRequest) -> User:
+    """The user of a request that login_required let through."""
+    return cast(User, request.user)
