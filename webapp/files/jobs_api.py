@@ -44,7 +44,7 @@ class JobListApi(APIView):
     def get(self, request: Request) -> Response:
         jobs = job_list(
             user=request.user,
-            state=request.query_params.get("state", "").strip(),
+            state=request.query_params.get("state"),
             step=request.query_params.get("step", "").strip(),
         )
         paginator = self.pagination_class()

@@ -54,11 +54,12 @@ def file_get(*, user: User, file_id: uuid.UUID | str) -> File:
     return file
 
 
-def job_list(*, user: User, state: str = "", step: str = "") -> QuerySet[Job]:
+def job_list(*, user: User, state: str | None = None, step: str = "") -> QuerySet[Job]:
     """The user's current jobs (superseded ones are history), newest first, optionally
-    in one state and of one step; InvalidInput for an unknown state."""
+    in one state and of one step; InvalidInput for a state that is none of the states
+    (an empty one included)."""
     jobs = Job.objects.filter(file__owner=user, superseded=False)
-    if state:
+    if state is not None:
         if state not in JobState.values:
             raise InvalidInput(
                 f"Unknown job state {state[:32]!r}.",

@@ -32,7 +32,9 @@ from webapp.files.tests.factories import derivative_make, job_make
 from webapp.tests.conftest import RealStorage
 
 # Few examples, the same every run (deterministic: Hypothesis's derandomize): the module
-# takes well under a minute, and a failure found once is found again.
+# takes well under a minute, and a failure found once is found again. Hypothesis also
+# draws values from constants in the project's modules it finds imported, so the whole
+# suite may try other values than this module alone: reproduce a failure with its curl.
 MAX_EXAMPLES = 25
 TEXT_FILE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 IMAGE_FILE = uuid.UUID("00000000-0000-4000-8000-000000000002")

@@ -718,6 +718,19 @@ def test_a_list_page_that_is_not_a_page_number_is_404(
         refused(partial(api_client.get, path, {"page": page}), 404, error)
 
 
+@pytest.mark.parametrize("job_state", ["", " failed", "FAILED", "failed\x00", "x" * 5000])
+def test_a_job_state_filter_that_is_no_state_is_400(
+    api_client: APIClient, refused: Callable[..., None], job_state: str
+) -> None:
+    error = {
+        "code": "invalid_filter",
+        "message": f"Unknown job state {job_state[:32]!r}.",
+        "fields": {"state": ["One of: queued, running, succeeded, failed."]},
+    }
+
+    refused(partial(api_client.get, "/api/v1/jobs/", {"state": job_state}), 400, error)
+
+
 DATA = b"0123456789" * 10
 HUGE = "9" * 5000
 
