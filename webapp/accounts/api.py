@@ -15,7 +15,7 @@ from webapp.accounts.models import ApiToken
 from webapp.accounts.services import api_token_create, api_token_revoke
 from webapp.accounts.tokens import EXPIRY_DAYS, expiry_from_days, token_get, token_list, token_state
 from webapp.core.errors import InvalidInput
-from webapp.core.fields import StringField
+from webapp.core.fields import NAME_TEXT, StringField
 from webapp.core.parsers import JSONParser
 from webapp.files.api import error_responses
 
@@ -48,7 +48,7 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer[Any]):
-    name = StringField(max_length=100)
+    name = StringField(max_length=100, validators=[NAME_TEXT])
     expires_in_days = serializers.ChoiceField(
         choices=list(EXPIRY_DAYS),
         required=False,

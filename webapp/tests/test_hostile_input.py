@@ -128,6 +128,29 @@ def test_an_intent_without_a_usable_name_is_400(
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("   ", "This field may not be blank."),
+        ("\x85\u3000\x1c", "This field may not be blank."),
+        ("ci\x00token", "Null characters are not allowed."),
+        (7, "Not a valid string."),
+        ("t" * 101, "Ensure this field has no more than 100 characters."),
+    ],
+    ids=["spaces", "unicode spaces", "nul", "a number", "101 characters"],
+)
+def test_a_token_without_a_usable_name_is_400(
+    api_client: APIClient, refused: Callable[..., None], name: Any, message: str
+) -> None:
+    error = {
+        "code": "invalid_input",
+        "message": "The token request is not valid.",
+        "fields": {"name": [message]},
+    }
+
+    refused(partial(post_json, api_client, "/api/v1/tokens/", {"name": name}), 400, error)
+
+
 def multipart_with_file_named(filename: str, data: bytes = b"bytes") -> tuple[bytes, str]:
     """A form whose part "file" is sent under `filename` exactly, as any client could send
     it (Django's test client would keep only the name's last path component)."""
