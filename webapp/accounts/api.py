@@ -48,7 +48,9 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer[Any]):
-    name = StringField(max_length=100, validators=[NAME_TEXT])
+    # Untrimmed, so the length limit and the schema's pattern apply to what was sent;
+    # api_token_create trims it.
+    name = StringField(max_length=100, trim_whitespace=False, validators=[NAME_TEXT])
     expires_in_days = serializers.ChoiceField(
         choices=list(EXPIRY_DAYS),
         required=False,

@@ -7,9 +7,10 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-# What str.strip() removes (and so DRF's CharField trims), written out: the \s of
-# Python's re, of the schema's validators and of clients' regex engines differ.
-_SPACES = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
+# What str.strip() removes (and so DRF's CharField trims), written out for a regex
+# character class: the \s of Python's re, of the schema's validators and of clients'
+# regex engines differ.
+SPACES = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
 
 
 class _NameText(RegexValidator):
@@ -22,9 +23,7 @@ class _NameText(RegexValidator):
             super().__call__(value)
 
 
-NAME_TEXT = _NameText(
-    f"^[^\\u0000]*[^\\u0000{_SPACES}][^\\u0000]*$", "This field may not be blank."
-)
+NAME_TEXT = _NameText(f"^[^\\u0000]*[^\\u0000{SPACES}][^\\u0000]*$", "This field may not be blank.")
 
 
 class StringField(serializers.CharField):

@@ -147,7 +147,6 @@ class FileListCreateApi(APIView):
         file = serializers.FileField(allow_empty_file=True, use_url=False)
         pipeline = PipelineTextField(
             required=False,
-            allow_blank=True,
             help_text="Comma-separated step names, e.g. 'metadata,checksum'; "
             "empty for the default pipeline of the file's type.",
         )

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from usp.pipelines import STEPS
-from webapp.core.fields import StringField
+from webapp.core.fields import SPACES, StringField
 from webapp.files.intents import IntentRequest
 from webapp.files.links import content_url
 from webapp.files.models import Derivative, File, Job, UploadIntent
@@ -118,10 +118,13 @@ class RawNameField(StringField):
 
 def _steps_pattern() -> str:
     """The comma-separated form of a pipeline: up to PIPELINE_MAX_STEPS known step names,
-    blanks between commas ignored (as `pipeline_validate` reads it)."""
+    spaces around them and blanks between commas ignored, as `pipeline_validate` reads
+    it; nothing but spaces and commas (the empty text too) is the default pipeline."""
     step = "(?:" + "|".join(re.escape(name) for name in STEPS) + ")"
     more = PIPELINE_MAX_STEPS - 1
-    return f"^[ ,]*(?:{step}(?: *,[ ,]*{step}){{0,{more}}})?[ ,]*$"
+    space, gap = f"[{SPACES}]", f"[{SPACES},]"
+    steps = f"{gap}*{step}(?:{space}*,{gap}*{step}){{0,{more}}}{gap}*"
+    return f"^(?:{gap}*|{steps})$"
 
 
 STEPS_TEXT_SCHEMA = {"type": "string", "pattern": _steps_pattern(), "example": "metadata,checksum"}
@@ -147,7 +150,8 @@ class PipelineField(serializers.Field[list[str], Any, Any, Any]):
     def to_internal_value(self, data: Any) -> list[str]:
         if isinstance(data, str):
             return pipeline_validate(steps=data.split(","))
-        if isinstance(data, list) and all(isinstance(step, str) for step in data):
+        # A list names each step exactly, as the schema's enum does: no blanks, no spaces.
+        if isinstance(data, list) and all(_exact_name(step) for step in data):
             return pipeline_validate(steps=data)
         self.fail("invalid")
         raise AssertionError("fail raises")
@@ -156,10 +160,26 @@ class PipelineField(serializers.Field[list[str], Any, Any, Any]):
         return list(value)
 
 
+def _exact_name(step: Any) -> bool:
+    return isinstance(step, str) and step != "" and step == step.strip()
+
+
+# Not a CharField: drf-spectacular would describe a blank-allowing one as oneOf this or
+# the empty text, which the pattern already admits.
 @extend_schema_field(STEPS_TEXT_SCHEMA)
-class PipelineTextField(serializers.CharField):
+class PipelineTextField(serializers.Field[str, str, str, Any]):
     """Step names as one comma-separated string, as a form sends them; read with
     `pipeline_parse`."""
+
+    default_error_messages = {"invalid": "Comma-separated step names."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(data)
+
+    def to_representation(self, value: str) -> str:
+        return value
 
 
 class ReprocessSerializer(serializers.Serializer[Any]):

@@ -94,6 +94,17 @@ schema = schemathesis.openapi.from_dict(served_schema(), config=CONFIG).exclude(
 )
 
 
+@schema.hook
+def filter_body(context: schemathesis.HookContext, body: Any) -> bool:
+    """A multipart form cannot send a list as one field: [] is no part at all (the field
+    left out, which is valid) and ["a", "b"] two parts of one name. Such a body tests
+    the form encoding rather than the API, so it is not sent."""
+    operation = context.operation
+    if operation is None or operation.label != "POST /api/v1/files/":
+        return True
+    return not (isinstance(body, dict) and isinstance(body.get("pipeline"), list))
+
+
 @pytest.fixture
 def owner_key(
     transactional_db: None,

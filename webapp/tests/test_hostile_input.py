@@ -136,8 +136,9 @@ def test_an_intent_without_a_usable_name_is_400(
         ("ci\x00token", "Null characters are not allowed."),
         (7, "Not a valid string."),
         ("t" * 101, "Ensure this field has no more than 100 characters."),
+        ("\x0b" + "t" * 100, "Ensure this field has no more than 100 characters."),
     ],
-    ids=["spaces", "unicode spaces", "nul", "a number", "101 characters"],
+    ids=["spaces", "unicode spaces", "nul", "a number", "101 characters", "101 with a space"],
 )
 def test_a_token_without_a_usable_name_is_400(
     api_client: APIClient, refused: Callable[..., None], name: Any, message: str
@@ -149,6 +150,28 @@ def test_a_token_without_a_usable_name_is_400(
     }
 
     refused(partial(post_json, api_client, "/api/v1/tokens/", {"name": name}), 400, error)
+
+
+NOT_STEPS = "A list of step names or a comma-separated string."
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "error"),
+    [
+        ([""], invalid({"pipeline": [NOT_STEPS]})),
+        ([" metadata"], invalid({"pipeline": [NOT_STEPS]})),
+        (["metadata", "checksum\t"], invalid({"pipeline": [NOT_STEPS]})),
+        ([None], invalid({"pipeline": [NOT_STEPS]})),
+        (["checksum"] * 17, {"code": "invalid_pipeline", "message": "At most 16 steps."}),
+    ],
+    ids=["a blank step", "a padded step", "a tab after a step", "null", "17 steps"],
+)
+def test_an_intent_whose_pipeline_names_no_steps_exactly_is_400(
+    api_client: APIClient, refused: Callable[..., None], pipeline: Any, error: dict[str, Any]
+) -> None:
+    body = {"name": "a.txt", "size": 1, "pipeline": pipeline}
+
+    refused(partial(post_json, api_client, UPLOADS, body), 400, error)
 
 
 def multipart_with_file_named(filename: str, data: bytes = b"bytes") -> tuple[bytes, str]:
