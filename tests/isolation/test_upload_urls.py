@@ -22,9 +22,8 @@ import requests
 from rest_framework.test import APIClient
 
 from tests.isolation.conftest import OTHER, OWNER, World, world_make
-from usp import jobs
 from webapp.files.models import File, FileState
-from webapp.pages.tests.browser import CatalogPublisher
+from webapp.files.tests.in_process_storage import storage_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,28 +55,8 @@ class Location:
 @pytest.fixture
 def storage(settings: Any, tmp_path: Path) -> Iterator[Any]:
     """The real storage service on free ports; settings.USP points the webapp at it."""
-    from storage_service.server import create_server
-    from storage_service.settings import Settings as StorageSettings
-
-    environ = {
-        "USP_DATA_DIR": str(tmp_path / "storage"),
-        "USP_STORAGE_GRPC_PORT": "0",
-        "USP_STORAGE_HTTP_PORT": "0",
-        "USP_SERVICE_TOKEN": settings.USP.service_token,
-        "USP_BROKER_URL": "",
-        "USP_STORAGE_OUTBOX_POLL_INTERVAL": "0.05",
-    }
-    broker = jobs.make_broker("")
-    server = create_server(
-        StorageSettings.from_env(environ), broker=broker, publisher=CatalogPublisher()
-    )
-    server.start()
-    settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=f"127.0.0.1:{server.port}")
-    try:
+    with storage_in_process(settings, tmp_path / "storage") as server:
         yield server
-    finally:
-        server.stop(0)
-        broker.close()
 
 
 @dataclasses.dataclass(frozen=True)

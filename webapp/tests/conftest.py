@@ -3,7 +3,6 @@ whose events the test applies itself, and a user with a token who owns a few fil
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from usp.v1 import common_pb2
 from webapp.accounts.models import User
 from webapp.accounts.tests.factories import token_make
 from webapp.files.tests.fixtures import *  # noqa: F403
+from webapp.files.tests.in_process_storage import storage_in_process
 from webapp.pages.tests.browser import base_url  # noqa: F401 - a fixture, used by name
 
 
@@ -63,31 +63,10 @@ class RealStorage:
 def real_storage(settings: Any, tmp_path: Path) -> Iterator[RealStorage]:
     """The real storage service (gRPC control plane and tus data plane) on free ports;
     settings.USP points the webapp at it."""
-    # Imported here: only these tests and the browser tests run storage in this process.
-    from storage_service.server import create_server
-    from storage_service.settings import Settings as StorageSettings
-
     root = tmp_path / "storage"
-    environ = {
-        "USP_DATA_DIR": str(root),
-        "USP_STORAGE_GRPC_PORT": "0",
-        "USP_STORAGE_HTTP_PORT": "0",
-        "USP_SERVICE_TOKEN": settings.USP.service_token,
-        "USP_BROKER_URL": "",
-        "USP_STORAGE_OUTBOX_POLL_INTERVAL": "0.05",
-    }
-    storage_settings = StorageSettings.from_env(environ)
     publisher = RecordingPublisher()
-    server = create_server(
-        storage_settings, broker=StubBroker(), publisher=publisher, address="127.0.0.1:0"
-    )
-    server.start()
-    target = f"127.0.0.1:{server.port}"
-    settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=target)
-    try:
-        yield RealStorage(server, publisher, root, storage_settings.blob_dir)
-    finally:
-        server.stop(0)
+    with storage_in_process(settings, root, broker=StubBroker(), publisher=publisher) as server:
+        yield RealStorage(server, publisher, root, server.settings.blob_dir)
 
 
 @pytest.fixture

@@ -12,37 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from tests.waiting import wait_for
-from usp import jobs
 from usp.cli import uploads
 from usp.cli.config import Settings, write_settings
 from usp.cli.main import main
 from usp.cli.tests.fakes import CuttingProxy
 from usp.cli.tus import TusClient
-from usp.v1 import common_pb2
 from webapp.accounts.models import User
 from webapp.accounts.tests.factories import token_make, user_make
-from webapp.files.events import event_apply
 from webapp.files.models import File
+from webapp.files.tests.in_process_storage import storage_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHUNK = 64 * 1024
-
-
-class CatalogPublisher:
-    """Storage's event publisher, replaced by applying each event to the catalog."""
-
-    def publish(self, envelope: common_pb2.EventEnvelope) -> None:
-        try:
-            event_apply(envelope=envelope)
-        finally:
-            connection.close()
-
-    def close(self) -> None:
-        return None
 
 
 @pytest.fixture
@@ -56,30 +40,10 @@ def proxy() -> Iterator[CuttingProxy]:
 def storage(settings: Any, tmp_path: Path, proxy: CuttingProxy) -> Iterator[Any]:
     """The real storage service on free ports, its upload URLs pointing through `proxy`;
     settings.USP points the webapp at it."""
-    from storage_service.server import create_server
-    from storage_service.settings import Settings as StorageSettings
-
-    environ = {
-        "USP_DATA_DIR": str(tmp_path / "storage"),
-        "USP_STORAGE_GRPC_PORT": "0",
-        "USP_STORAGE_HTTP_PORT": "0",
-        "USP_STORAGE_PUBLIC_URL": proxy.url,
-        "USP_SERVICE_TOKEN": settings.USP.service_token,
-        "USP_BROKER_URL": "",
-        "USP_STORAGE_OUTBOX_POLL_INTERVAL": "0.05",
-    }
-    broker = jobs.make_broker("")
-    server = create_server(
-        StorageSettings.from_env(environ), broker=broker, publisher=CatalogPublisher()
-    )
-    server.start()
-    proxy.target = ("127.0.0.1", server.http_port)
-    settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=f"127.0.0.1:{server.port}")
-    try:
+    environ = {"USP_STORAGE_PUBLIC_URL": proxy.url}
+    with storage_in_process(settings, tmp_path / "storage", environ=environ) as server:
+        proxy.target = ("127.0.0.1", server.http_port)
         yield server
-    finally:
-        server.stop(0)
-        broker.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ processor's messages on the reprocess queue, under the ids the catalog records."
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import dramatiq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from google.protobuf.json_format import ParseDict
 from rest_framework.test import APIClient
 
@@ -21,23 +19,11 @@ from usp.v1 import common_pb2, processor_service_pb2
 from webapp.accounts.models import User
 from webapp.files.events import event_apply
 from webapp.files.models import File, FileState, Job, JobState
+from webapp.files.tests.in_process_storage import storage_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NAMESPACE = "usp-reruns"
-
-
-class CatalogPublisher:
-    """Storage's event publisher, replaced by applying each event to the catalog."""
-
-    def publish(self, envelope: common_pb2.EventEnvelope) -> None:
-        try:
-            event_apply(envelope=envelope)
-        finally:
-            connection.close()
-
-    def close(self) -> None:
-        return None
 
 
 @pytest.fixture
@@ -52,28 +38,10 @@ def broker() -> Iterator[dramatiq.Broker]:
 @pytest.fixture
 def real_storage(settings: Any, tmp_path: Path, broker: dramatiq.Broker) -> Iterator[None]:
     """The storage service on a free port, its events applied straight to the catalog."""
-    from storage_service.server import create_server
-    from storage_service.settings import Settings as StorageSettings
-
-    environ = {
-        "USP_DATA_DIR": str(tmp_path / "storage"),
-        "USP_STORAGE_GRPC_PORT": "0",
-        "USP_STORAGE_HTTP_PORT": "0",
-        "USP_SERVICE_TOKEN": settings.USP.service_token,
-        "USP_BROKER_URL": "",
-        "USP_BROKER_NAMESPACE": NAMESPACE,
-        "USP_STORAGE_OUTBOX_POLL_INTERVAL": "0.05",
-    }
-    server = create_server(
-        StorageSettings.from_env(environ), broker=broker, publisher=CatalogPublisher()
-    )
-    server.start()
-    target = f"127.0.0.1:{server.port}"
-    settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=target)
-    try:
+    with storage_in_process(
+        settings, tmp_path / "storage", environ={"USP_BROKER_NAMESPACE": NAMESPACE}, broker=broker
+    ):
         yield
-    finally:
-        server.stop(0)
 
 
 def tasks_on(broker: dramatiq.Broker, queue_name: str) -> list[processor_service_pb2.ProcessTask]:

@@ -12,33 +12,17 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.pki import Pki, make_pki
-from usp import jobs
-from usp.v1 import common_pb2
 from webapp.accounts.models import User
-from webapp.files.events import event_apply
 from webapp.files.models import File
+from webapp.files.tests.in_process_storage import storage_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # More than one gRPC chunk (1 MiB) each way.
 DATA = os.urandom(2 * 1024 * 1024 + 321)
-
-
-class CatalogPublisher:
-    """Storage's event publisher, replaced by applying each event to the catalog."""
-
-    def publish(self, envelope: common_pb2.EventEnvelope) -> None:
-        try:
-            event_apply(envelope=envelope)
-        finally:
-            connection.close()
-
-    def close(self) -> None:
-        return None
 
 
 @pytest.fixture
@@ -50,31 +34,10 @@ def pki(tmp_path: Path) -> Pki:
 def tls_storage(settings: Any, tmp_path: Path, pki: Pki) -> Iterator[str]:
     """The real storage service requiring mutual TLS; settings.USP points the webapp at
     it with the same CA's certificate. Yields its target."""
-    from storage_service.server import create_server
-    from storage_service.settings import Settings as StorageSettings
-
-    environ = {
-        "USP_DATA_DIR": str(tmp_path / "storage"),
-        "USP_STORAGE_GRPC_PORT": "0",
-        "USP_STORAGE_HTTP_PORT": "0",
-        "USP_SERVICE_TOKEN": settings.USP.service_token,
-        "USP_BROKER_URL": "",
-        **pki.env(),
-    }
-    broker = jobs.make_broker("")
-    server = create_server(
-        StorageSettings.from_env(environ), broker=broker, publisher=CatalogPublisher()
-    )
-    server.start()
-    target = f"localhost:{server.port}"
-    settings.USP = dataclasses.replace(
-        settings.USP, storage_grpc_target=target, grpc_tls=pki.service
-    )
-    try:
-        yield target
-    finally:
-        server.stop(0)
-        broker.close()
+    with storage_in_process(
+        settings, tmp_path / "storage", environ=pki.env(), host="localhost", grpc_tls=pki.service
+    ):
+        yield settings.USP.storage_grpc_target
 
 
 def upload(api_client: APIClient) -> Any:

@@ -9,7 +9,6 @@ processor's image step does.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import os
@@ -20,16 +19,16 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.test import Client
 from PIL import Image
 
-from usp import events, jobs
+from usp import events
 from usp.storage_client import StorageClient, object_to_proto
 from usp.v1 import common_pb2, processor_service_pb2
 from webapp.accounts.models import User
 from webapp.files.events import event_apply
 from webapp.files.models import File, Job
+from webapp.files.tests.in_process_storage import storage_in_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -66,19 +65,6 @@ class RunningStorage:
         return StorageClient(self.grpc_target, self.token)
 
 
-class CatalogPublisher:
-    """Storage's event publisher, replaced by applying each event to the catalog."""
-
-    def publish(self, envelope: common_pb2.EventEnvelope) -> None:
-        try:
-            event_apply(envelope=envelope)
-        finally:
-            connection.close()
-
-    def close(self) -> None:
-        return None
-
-
 @pytest.fixture
 def base_url(live_server: Any) -> str:
     """The live server by its loopback address rather than by name."""
@@ -89,31 +75,10 @@ def base_url(live_server: Any) -> str:
 def storage_system(settings: Any, base_url: str, tmp_path: Path) -> Iterator[RunningStorage]:
     """The real storage service on free ports, trusting the live server's origin;
     settings.USP points the webapp at it."""
-    # Imported here: only the browser tests run the storage service in this process.
-    from storage_service.server import create_server
-    from storage_service.settings import Settings as StorageSettings
-
-    token = settings.USP.service_token
-    environ = {
-        "USP_DATA_DIR": str(tmp_path / "storage"),
-        "USP_STORAGE_GRPC_PORT": "0",
-        "USP_STORAGE_HTTP_PORT": "0",
-        "USP_SERVICE_TOKEN": token,
-        "USP_BROKER_URL": "",
-        "USP_CORS_ORIGINS": base_url,
-        "USP_STORAGE_OUTBOX_POLL_INTERVAL": "0.05",
-    }
-    storage_settings = StorageSettings.from_env(environ)
-    broker = jobs.make_broker("")
-    server = create_server(storage_settings, broker=broker, publisher=CatalogPublisher())
-    server.start()
-    target = f"127.0.0.1:{server.port}"
-    settings.USP = dataclasses.replace(settings.USP, storage_grpc_target=target)
-    try:
-        yield RunningStorage(server=server, grpc_target=target, token=token)
-    finally:
-        server.stop(0)
-        broker.close()
+    environ = {"USP_CORS_ORIGINS": base_url}
+    with storage_in_process(settings, tmp_path / "storage", environ=environ) as server:
+        target = settings.USP.storage_grpc_target
+        yield RunningStorage(server=server, grpc_target=target, token=settings.USP.service_token)
 
 
 @dataclass
