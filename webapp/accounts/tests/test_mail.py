@@ -4,9 +4,6 @@ settings, plain SMTP, STARTTLS with a login, implicit TLS; a server that is down
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +17,8 @@ from webapp.accounts.tests.browsing import browser, sign_in, signed_in_user_id, 
 from webapp.accounts.tests.smtp import self_signed_certificate, smtp_server
 from webapp.config.env import MailServer, mail_server
 from webapp.config.settings.base import email_settings
+from webapp.core.tests.django_process import run_django
 
-ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "a-Good-password-9"
 
 
@@ -145,20 +142,6 @@ def test_a_mail_server_that_is_down_leaves_sign_up_done_and_says_the_mail_was_no
     ]
 
 
-def run_django(settings_module: str, code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("USP_")}
-    environ.update(DJANGO_SETTINGS_MODULE=settings_module, **env)
-    return subprocess.run(
-        [sys.executable, "-m", "django", "shell", "-c", code],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_the_embedded_run_sends_mail_to_the_server_of_usp_email_url(tmp_path: Path) -> None:
     code = (
         "from django.core.mail import send_mail; "
@@ -167,6 +150,8 @@ def test_the_embedded_run_sends_mail_to_the_server_of_usp_email_url(tmp_path: Pa
     with smtp_server() as smtp:
         result = run_django(
             "webapp.config.settings.local",
+            "shell",
+            "-c",
             code,
             USP_DATA_DIR=str(tmp_path),
             USP_EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
@@ -195,6 +180,8 @@ def test_without_usp_email_url_mail_is_printed_locally_and_relayed_to_localhost_
     )
     result = run_django(
         settings_module,
+        "shell",
+        "-c",
         code,
         USP_DATA_DIR=str(tmp_path),
         USP_SECRET_KEY="Zq7-long-random-production-secret-for-this-test-only-Hk29_xPw4mN8vR1tB6yC",

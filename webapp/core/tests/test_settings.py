@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +8,7 @@ from django.db import connection
 from usp.config import ConfigError
 from webapp.config.env import MailServer, Rate, WebappEnv, load_env
 from webapp.config.settings.base import database_settings
-
-ROOT = Path(__file__).resolve().parents[3]
+from webapp.core.tests.django_process import run_django
 
 
 def test_env_defaults(tmp_path: Path) -> None:
@@ -241,20 +237,6 @@ def test_the_test_database_runs_in_wal_mode() -> None:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone()[0] == "wal"
-
-
-def run_django(settings_module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("USP_")}
-    environ.update(DJANGO_SETTINGS_MODULE=settings_module, **env)
-    return subprocess.run(
-        [sys.executable, "-m", "django", *args],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 PRODUCTION = "webapp.config.settings.production"

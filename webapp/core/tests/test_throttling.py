@@ -4,9 +4,6 @@ else, 429 with Retry-After and the project's error body past the rate."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +17,13 @@ from webapp.accounts.models import User
 from webapp.accounts.tests.factories import token_make, user_make
 from webapp.config.env import Rate, load_env
 from webapp.config.settings.base import cache_settings
+from webapp.core.tests.django_process import run_django
 from webapp.core.throttling import API, UPLOADS, throttle_wait
 from webapp.files.models import File
 from webapp.files.tests.fake_storage import FakeStorageServer
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[3]
 
 DAY = 86_400
 # Windows of a day: a test never straddles two of them (unless run at midnight UTC).
@@ -213,23 +210,16 @@ def test_with_redis_every_webapp_process_counts_against_the_same_rate(
         "from webapp.core.throttling import throttle_wait; "
         f"print(throttle_wait(scope='api', caller='{caller}'))"
     )
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("USP_")}
-    environ.update(
-        DJANGO_SETTINGS_MODULE="webapp.config.settings.local",
-        USP_DATA_DIR=str(tmp_path),
-        USP_CACHE_URL=redis_url,
-        USP_THROTTLE_API="2/day",
-    )
     try:
         here = [throttle_wait(scope=API, caller=caller) for _ in range(2)]
-        other_process = subprocess.run(
-            [sys.executable, "-m", "django", "shell", "-c", code],
-            cwd=ROOT,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        other_process = run_django(
+            "webapp.config.settings.local",
+            "shell",
+            "-c",
+            code,
+            USP_DATA_DIR=str(tmp_path),
+            USP_CACHE_URL=redis_url,
+            USP_THROTTLE_API="2/day",
         )
     finally:
         client = redis.Redis.from_url(redis_url)
