@@ -43,7 +43,7 @@ def test_schema_is_valid_openapi_3_describing_every_operation() -> None:
     }
     upload = schema["paths"]["/api/v1/files/"]["post"]
     assert set(upload["requestBody"]["content"]) == {"multipart/form-data"}
-    assert set(upload["responses"]) == {"201", "400", "401", "403", "413", "415", "503"}
+    assert set(upload["responses"]) == {"201", "400", "401", "403", "413", "415", "429", "503"}
     assert schema["components"]["securitySchemes"]["tokenAuth"] == {
         "type": "apiKey",
         "in": "header",
@@ -99,7 +99,17 @@ def test_schema_documents_upload_intents_usage_and_ranged_downloads() -> None:
     components = schema["components"]["schemas"]
 
     assert set(intent["requestBody"]["content"]) == {"application/json"}
-    assert set(intent["responses"]) == {"201", "400", "401", "403", "413", "415", "422", "503"}
+    assert set(intent["responses"]) == {
+        "201",
+        "400",
+        "401",
+        "403",
+        "413",
+        "415",
+        "422",
+        "429",
+        "503",
+    }
     assert [(p["in"], p["name"]) for p in intent["parameters"]] == [("header", "Idempotency-Key")]
     assert components["UploadIntentCreateRequest"]["required"] == ["name", "size"]
     assert set(components["UploadIntent"]["properties"]) == {
@@ -138,7 +148,7 @@ def test_schema_documents_jobs_retries_reprocessing_and_live_events() -> None:
         ("query", "step"),
         ("query", "page"),
     }
-    assert set(retry["responses"]) == {"202", "401", "403", "404", "409", "503"}
+    assert set(retry["responses"]) == {"202", "401", "403", "404", "409", "429", "503"}
     assert "requestBody" not in retry
     assert set(reprocess["responses"]) == {
         "202",
@@ -149,6 +159,7 @@ def test_schema_documents_jobs_retries_reprocessing_and_live_events() -> None:
         "409",
         "413",
         "415",
+        "429",
         "503",
     }
     assert set(reprocess["requestBody"]["content"]) == {"application/json"}
@@ -167,3 +178,20 @@ def test_schema_documents_jobs_retries_reprocessing_and_live_events() -> None:
         "started_at",
         "finished_at",
     }
+
+
+def test_every_operation_documents_the_throttled_answer() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    throttled = [
+        operation["responses"].get("429")
+        for item in schema["paths"].values()
+        for operation in item.values()
+    ]
+
+    assert len(throttled) > 10
+    for answer in throttled:
+        assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 0}
+        error = answer["content"]["application/json"]["schema"]["$ref"]
+        assert error == "#/components/schemas/Error"
+    assert "Error" in schema["components"]["schemas"]
