@@ -184,6 +184,8 @@ class RestClient:
         return response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        # Per request: requests lets REQUESTS_CA_BUNDLE override a session's CA, not this.
+        kwargs.setdefault("verify", self._session.verify)
         try:
             return self._session.request(method, url, **kwargs)
         except requests.ConnectionError as exc:

@@ -142,6 +142,8 @@ class TusClient:
         return offset + len(data) if new_offset is None else new_offset
 
     def _send(self, method: str, url: str, **kwargs: object) -> requests.Response:
+        # Per request: requests lets REQUESTS_CA_BUNDLE override a session's CA, not this.
+        kwargs.setdefault("verify", self._session.verify)
         try:
             response = self._session.request(method, url, **kwargs)  # type: ignore[arg-type]
         except (requests.ConnectionError, requests.Timeout) as exc:

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
@@ -66,6 +67,9 @@ def _handler(api: FakeHttpApi) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._answer("POST")
 
+        def do_HEAD(self) -> None:
+            self._answer("HEAD")
+
         def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -81,7 +85,8 @@ def _handler(api: FakeHttpApi) -> type[BaseHTTPRequestHandler]:
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(reply.body)
+            if method != "HEAD":
+                self.wfile.write(reply.body)
 
         def log_message(self, *_args: object) -> None:
             pass
@@ -89,11 +94,18 @@ def _handler(api: FakeHttpApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve_http(api: FakeHttpApi) -> Iterator[FakeHttpApi]:
+def serve_http(api: FakeHttpApi, *, tls: TlsFiles | None = None) -> Iterator[FakeHttpApi]:
+    """Serve `api` on a free loopback port; over HTTPS with `tls`'s certificate."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
+    scheme = "http"
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls.cert, tls.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
+    api.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     try:
         yield api
     finally:
