@@ -133,9 +133,10 @@ def create_server(
     if broker is None:
         broker = jobs.make_broker(settings.broker_url)
         closers.append(broker.close)
+    signing_key = message_key(settings.service_token)
     if publisher is None:
         event_publisher = events.EventPublisher(
-            settings.broker_url, settings.namespace, message_key=message_key(settings.service_token)
+            settings.broker_url, settings.namespace, message_key=signing_key
         )
         closers.append(event_publisher.close)
         publisher = event_publisher
@@ -146,7 +147,7 @@ def create_server(
         sessions,
         broker,
         publisher,
-        message_key=message_key(settings.service_token),
+        message_key=signing_key,
         poll_interval=settings.outbox_poll_interval,
     )
     blobs = BlobStore(settings.blob_dir)

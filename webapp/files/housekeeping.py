@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from webapp.files.intents import upload_intents_expire
 
@@ -19,9 +19,9 @@ EXPIRY_INTERVAL = 600.0
 
 def run_upload_expiry(*, stop: threading.Event, interval: float = EXPIRY_INTERVAL) -> None:
     """End stale uploads every `interval` seconds until `stop` is set; an error is
-    logged and the next round tries again."""
+    logged and the next round tries again. Each round opens its own database connection
+    and closes it, so none is held between rounds."""
     while not stop.wait(interval):
-        close_old_connections()
         try:
             upload_intents_expire()
         except Exception:
