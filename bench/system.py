@@ -4,6 +4,7 @@ embedded single process when RabbitMQ is not reachable."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,13 @@ SERVICE_MARKERS = (
     ("events", "consume_events"),
 )
 GIB = 1024**3
+# Measured as deployed: production settings (no DEBUG query log or debug pages), plain
+# HTTP on the loopback interface, as behind a TLS-terminating proxy.
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "webapp.config.settings.production",
+    "USP_SECRET_KEY": secrets.token_urlsafe(50),
+    "USP_SECURE_SSL_REDIRECT": "false",
+}
 
 
 @dataclass
@@ -57,6 +65,7 @@ def rabbitmq_reachable() -> bool:
 def started(data_dir: Path, *, max_upload: int) -> Iterator[BenchSystem]:
     """The system on free ports with its data under `data_dir`, a user and a token."""
     limits = {
+        **PRODUCTION,
         "USP_MAX_UPLOAD_SIZE": str(max_upload),
         "USP_QUOTA_BYTES": str(1024 * GIB),
         "USP_QUOTA_FILES": str(10_000_000),
