@@ -17,7 +17,12 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from processor_service import protocol
 from processor_service.processing import Task, describe_failure, run_task
 from processor_service.reporting import JobReporter
-from processor_service.sandbox import DecoderFailure, SandboxLimits, limits_for
+from processor_service.sandbox import (
+    DecoderFailure,
+    SandboxLimits,
+    end_idle_decoders,
+    limits_for,
+)
 from processor_service.settings import Settings
 from processor_service.steps import PermanentError, StepOptions
 from usp import jobs
@@ -136,7 +141,9 @@ def step_options(settings: Settings) -> StepOptions:
 
 def sandbox_limits(settings: Settings) -> SandboxLimits:
     return limits_for(
-        memory_bytes=settings.decoder_memory_limit, time_limit_ms=settings.step_time_limit_ms
+        memory_bytes=settings.decoder_memory_limit,
+        time_limit_ms=settings.step_time_limit_ms,
+        jobs_per_process=settings.decoder_jobs_per_process,
     )
 
 
@@ -149,7 +156,8 @@ def _parse(payload: Any) -> Task:
 
 
 class _CloseOnShutdown(Middleware):
-    """Closes the clients the actor declaration created once the worker has stopped."""
+    """Closes the clients the actor declaration created, and ends the decoders its
+    threads kept, once the worker has stopped."""
 
     def __init__(self, resources: Sequence[_Closeable]) -> None:
         self._resources = list(resources)
@@ -157,3 +165,4 @@ class _CloseOnShutdown(Middleware):
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         for resource in self._resources:
             resource.close()
+        end_idle_decoders()

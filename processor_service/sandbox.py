@@ -1,20 +1,25 @@
 """Running a step in a child process with a memory and CPU ceiling.
 
 Decoders of untrusted formats (Pillow, PDFium, archive readers, ffmpeg) run in a child
-forked from a forkserver that has already imported them, so a call costs a few
-milliseconds, never a fork of the threaded worker itself. The child limits its own
-address space (RLIMIT_AS) and CPU time (RLIMIT_CPU), which programs it starts inherit,
-and writes no core dumps. It opens the input by the path the parent gives it and sends
-back JSON and raw derivative bytes, never a pickle, so even a decoder subverted by its
-input cannot make the parent run code. A child that dies, runs out of memory or
-overstays becomes a DecoderFailure.
+forked from a forkserver that has already imported them, never in the threaded worker
+itself. The child limits its own address space (RLIMIT_AS) and CPU time (RLIMIT_CPU,
+moved up job by job), which programs it starts inherit, and writes no core dumps. It
+opens each input by the path the parent gives it and sends back JSON and raw derivative
+bytes, never a pickle, so even a decoder subverted by its input cannot make the parent
+run code. A child that dies, runs out of memory or overstays becomes a DecoderFailure,
+and the child is gone.
 
-A fresh child has no free heap of its own, so every buffer a decoder fills is new
-memory, faulted in a 4 KiB page at a time: a 1600x1200 JPEG's thumbnails took about
-10,000 page faults and 24 ms of system time beside 82 ms of decoding and encoding.
-`prefer_huge_pages` has glibc back the decoders' heaps with transparent huge pages
-where the kernel allows them only on request (THP "madvise"): about 2,000 faults and
-7 ms. Where glibc or the kernel cannot, nothing changes.
+A child serves the jobs of one worker thread, one at a time, up to
+`SandboxLimits.jobs_per_process` of them (USP_DECODER_JOBS_PER_PROCESS), as worker
+processes elsewhere are recycled after so many tasks. A fresh child has no free heap of
+its own, so every buffer a decoder fills is new memory, faulted in page by page: a
+1600x1200 JPEG's thumbnails took about 10,000 page faults and 24 ms of system time
+beside 82 ms of decoding and encoding in a child per job. A reused child keeps its heap
+warm; it is not reused after anything but a clean result or a step's own permanent
+error, nor once its heap has grown past a quarter of its memory limit, and it ends
+after IDLE_SECONDS without work. `prefer_huge_pages` has glibc back the decoders' heaps
+with transparent huge pages where the kernel allows them only on request (THP
+"madvise"), which makes the first job of a child cheaper (about 2,000 faults, 7 ms).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from typing import Any
 
-from processor_service.sandbox_child import child_main, nothing
+from processor_service.sandbox_child import ACCEPTED, nothing, serve
 from processor_service.steps import (
     DerivativeOutput,
     PermanentError,
@@ -51,6 +56,10 @@ PRELOAD = ["processor_service.sandbox_child"]
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 POLL_SECONDS = 0.2
 REAP_SECONDS = 5.0
+# How long a child waits for its next job before it ends; how long a request waits
+# for the child to take it before the child counts as gone.
+IDLE_SECONDS = 60.0
+ACCEPT_SECONDS = 5.0
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
 # glibc 2.35+ reads it at start; older ones ignore tunables they do not know.
 TUNABLES_VARIABLE = "GLIBC_TUNABLES"
@@ -59,9 +68,13 @@ HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
 
 @dataclass(frozen=True)
 class SandboxLimits:
+    """Each job's ceilings, and how many jobs one child runs before a fresh one
+    replaces it (1: a child per job)."""
+
     memory_bytes: int = 1024**3
     cpu_seconds: int = 300
     wall_seconds: float = 300.0
+    jobs_per_process: int = 1
 
 
 class DecoderFailure(Exception):
@@ -128,22 +141,114 @@ def run_isolated(
     options: StepOptions,
     limits: SandboxLimits,
 ) -> StepResult:
-    """`function(open(path), source, options)` in a limited child; its result or error."""
-    receiver, sender = context().Pipe(duplex=False)
-    process = context().Process(
-        target=child_main,
-        args=(function, path, source, options, limits.memory_bytes, limits.cpu_seconds, sender),
-        name="usp-decoder",
-        daemon=True,
-    )
-    with _lifecycle:
-        process.start()
-    sender.close()
+    """`function(open(path), source, options)` in a limited child; its result or error.
+
+    The calling thread's idle child with the same limits takes the job when it has one
+    (see Decoder); any failure but a step's own permanent error ends the child.
+    """
+    decoder = _accepting(limits, (function, path, source, options))
     try:
-        return _receive(receiver, process, limits)
-    finally:
-        receiver.close()
-        _reap(process)
+        result = _receive(decoder.connection, decoder.process, limits)
+    except PermanentError:
+        _keep(decoder)
+        raise
+    except BaseException:
+        decoder.end()
+        raise
+    _keep(decoder)
+    return result
+
+
+@dataclass
+class Decoder:
+    """A child that runs the jobs its parent thread sends, one at a time, until it has
+    run `limits.jobs_per_process` of them, has idled IDLE_SECONDS or is unfit."""
+
+    process: Any
+    connection: Connection
+    limits: SandboxLimits
+    ended: bool = False
+
+    @classmethod
+    def start(cls, limits: SandboxLimits) -> Decoder:
+        connection, child_end = context().Pipe(duplex=True)
+        arguments = (
+            child_end,
+            limits.memory_bytes,
+            limits.cpu_seconds,
+            limits.jobs_per_process,
+            IDLE_SECONDS,
+        )
+        process = context().Process(target=serve, args=arguments, name="usp-decoder", daemon=True)
+        with _lifecycle:
+            process.start()
+        child_end.close()
+        return cls(process, connection, limits)
+
+    def submit(self, request: tuple[Any, ...]) -> bool:
+        """Hand the child `request`; False when it ended before taking it."""
+        try:
+            self.connection.send(request)
+            if not self.connection.poll(ACCEPT_SECONDS):
+                return False
+            return self.connection.recv_bytes(len(ACCEPTED)) == ACCEPTED
+        except (EOFError, OSError):
+            return False
+
+    def end(self) -> None:
+        """Kill the child if it still runs and free what it held; once is enough."""
+        _forget(self)
+        with _idle_lock:
+            if self.ended:
+                return
+            self.ended = True
+        self.connection.close()
+        _reap(self.process)
+
+
+# Each worker thread's idle decoder, and all of them (so they can be ended at once).
+_idle = threading.local()
+_idle_lock = threading.Lock()
+_all_idle: dict[int, Decoder] = {}
+
+
+def _accepting(limits: SandboxLimits, request: tuple[Any, ...]) -> Decoder:
+    """A child that has taken `request`: the thread's idle one, or a new one."""
+    decoder: Decoder | None = getattr(_idle, "decoder", None)
+    _idle.decoder = None
+    if decoder is not None:
+        _forget(decoder)
+        if not decoder.ended and decoder.limits == limits and decoder.submit(request):
+            return decoder
+        decoder.end()
+    decoder = Decoder.start(limits)
+    if not decoder.submit(request):
+        decoder.end()
+        raise _death(decoder.process)
+    return decoder
+
+
+def _keep(decoder: Decoder) -> None:
+    """Keep `decoder` for the thread's next job, if it may run more than one."""
+    if decoder.limits.jobs_per_process <= 1:
+        decoder.end()
+        return
+    _idle.decoder = decoder
+    with _idle_lock:
+        _all_idle[id(decoder)] = decoder
+
+
+def _forget(decoder: Decoder) -> None:
+    with _idle_lock:
+        _all_idle.pop(id(decoder), None)
+
+
+def end_idle_decoders() -> None:
+    """End every thread's idle decoder (a worker stopping, a test ending)."""
+    with _idle_lock:
+        decoders = list(_all_idle.values())
+    for decoder in decoders:
+        decoder.end()
 
 
 def _receive(receiver: Connection, process: Any, limits: SandboxLimits) -> StepResult:
@@ -257,6 +362,13 @@ def measure_overhead(calls: int = 20) -> float:
     return statistics.median(durations)
 
 
-def limits_for(*, memory_bytes: int, time_limit_ms: int) -> SandboxLimits:
+def limits_for(
+    *, memory_bytes: int, time_limit_ms: int, jobs_per_process: int = 1
+) -> SandboxLimits:
     seconds = max(1, math.ceil(time_limit_ms / 1000))
-    return SandboxLimits(memory_bytes=memory_bytes, cpu_seconds=seconds, wall_seconds=seconds)
+    return SandboxLimits(
+        memory_bytes=memory_bytes,
+        cpu_seconds=seconds,
+        wall_seconds=seconds,
+        jobs_per_process=jobs_per_process,
+    )

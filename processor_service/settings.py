@@ -35,6 +35,7 @@ class Settings:
     archive_max_ratio: int = 100
     decoder_memory_limit: int = GIB
     decoder_max_crashes: int = 2
+    decoder_jobs_per_process: int = 100
     # Mutual TLS to storage (USP_GRPC_TLS_*); None: plaintext.
     grpc_tls: TlsFiles | None = None
 
@@ -68,6 +69,7 @@ class Settings:
             archive_max_ratio=config.env_int("USP_ARCHIVE_MAX_RATIO", 100, environ),
             decoder_memory_limit=config.env_int("USP_DECODER_MEMORY_LIMIT", GIB, environ),
             decoder_max_crashes=config.env_int("USP_DECODER_MAX_CRASHES", 2, environ),
+            decoder_jobs_per_process=config.env_int("USP_DECODER_JOBS_PER_PROCESS", 100, environ),
             grpc_tls=tls_from_env(environ),
         )
         settings.validate()
@@ -92,6 +94,7 @@ class Settings:
             USP_ARCHIVE_MAX_TOTAL=self.archive_max_total,
             USP_ARCHIVE_MAX_RATIO=self.archive_max_ratio,
             USP_DECODER_MEMORY_LIMIT=self.decoder_memory_limit,
+            USP_DECODER_JOBS_PER_PROCESS=self.decoder_jobs_per_process,
         )
         self._validate_reprocess_threads()
         if self.max_retries < 0:

@@ -125,3 +125,29 @@ def test_a_sandboxed_step_past_the_time_limit_is_stopped_and_its_child_killed(
     [(event, attempt, code, will_retry)] = outcomes(event_tap.drain())[job_id]
     assert (event, attempt, code, will_retry) == ("job.failed", 1, "time_limit_exceeded", False)
     assert multiprocessing.active_children() == []
+
+
+def reports_its_pid(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    return StepResult(metadata={"pid": os.getpid()})
+
+
+def test_a_worker_thread_s_decoder_runs_its_next_jobs_until_the_worker_stops(
+    settings: Settings,
+    fake_storage: FakeStorage,
+    event_tap: EventTap,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(REGISTRY, "test.pid", Step("test.pid", 1, reports_its_pid, isolated=True))
+    harness = Harness(dataclasses.replace(settings, worker_threads=1, decoder_jobs_per_process=3))
+    try:
+        for n in range(4):
+            harness.process("test.pid", fake_storage.put(b"input %d" % n))
+    finally:
+        harness.stop()
+
+    succeeded = [payload(e) for e in event_tap.drain() if e.type == "job.succeeded"]
+    pids = [int(message.metadata["pid"]) for message in succeeded]
+    assert len(pids) == 4
+    assert pids[0] == pids[1] == pids[2] != pids[3]
+    assert os.getpid() not in pids
+    assert multiprocessing.active_children() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import multiprocessing
@@ -31,6 +32,11 @@ from processor_service.tests.images import png, step_input
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 LIMITS = SandboxLimits(memory_bytes=512 * 1024 * 1024, cpu_seconds=10, wall_seconds=20)
+REUSED = SandboxLimits(
+    memory_bytes=512 * 1024 * 1024, cpu_seconds=10, wall_seconds=20, jobs_per_process=3
+)
+# What a step keeps between jobs of a reused child (each child has its own copy).
+_kept: list[bytearray] = []
 
 
 def aborts(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
@@ -118,7 +124,25 @@ def failure(function: StepFunction, path: Path, limits: SandboxLimits = LIMITS) 
 @pytest.fixture(autouse=True)
 def no_child_is_left_behind() -> Iterator[None]:
     yield
+    sandbox.end_idle_decoders()
     assert multiprocessing.active_children() == []
+
+
+def reports_its_pid(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    return StepResult(metadata={"pid": os.getpid()})
+
+
+def keeps_300_mib(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    _kept.append(bytearray(300 * 1024 * 1024))
+    return StepResult(metadata={"pid": os.getpid()})
+
+
+def pid_after(function: StepFunction, path: Path, limits: SandboxLimits = REUSED) -> int:
+    """The pid of the child that runs the next job, after `function` ran in the thread's
+    decoder, whatever it raised."""
+    with contextlib.suppress(DecoderFailure, StepCrashed, PermanentError):
+        isolated(function, path, limits)
+    return int(isolated(reports_its_pid, path, limits).metadata["pid"])
 
 
 def test_the_child_runs_under_the_limits_and_reads_the_input_by_path(input_file: Path) -> None:
@@ -126,7 +150,8 @@ def test_the_child_runs_under_the_limits_and_reads_the_input_by_path(input_file:
 
     assert metadata["pid"] != os.getpid()
     assert metadata["memory"] == [512 * 1024 * 1024] * 2
-    assert metadata["cpu"] == [10, 15]
+    # Ten seconds from the start of the job, counted in whole seconds of the child's life.
+    assert metadata["cpu"] in ([10, 15], [11, 15])
     assert metadata["core"] == [0, 0]
     assert metadata["input"] == "input bytes"
 
@@ -303,3 +328,100 @@ def test_limits_follow_the_step_time_limit() -> None:
     assert sandbox.limits_for(memory_bytes=1000, time_limit_ms=2500) == SandboxLimits(
         memory_bytes=1000, cpu_seconds=3, wall_seconds=3
     )
+    assert sandbox.limits_for(
+        memory_bytes=1000, time_limit_ms=2500, jobs_per_process=50
+    ) == SandboxLimits(memory_bytes=1000, cpu_seconds=3, wall_seconds=3, jobs_per_process=50)
+
+
+def test_a_child_runs_several_jobs_then_a_fresh_one_replaces_it(input_file: Path) -> None:
+    pids = [isolated(reports_its_pid, input_file, REUSED).metadata["pid"] for _ in range(7)]
+
+    assert pids[0] == pids[1] == pids[2] != pids[3]
+    assert pids[3] == pids[4] == pids[5] != pids[6]
+    assert os.getpid() not in pids
+
+
+def test_without_reuse_every_job_has_a_child_of_its_own(input_file: Path) -> None:
+    pids = {isolated(reports_its_pid, input_file).metadata["pid"] for _ in range(3)}
+
+    assert len(pids) == 3
+    assert multiprocessing.active_children() == []
+
+
+def test_a_step_s_permanent_error_leaves_the_child_in_service(tmp_path: Path) -> None:
+    path = tmp_path / "words.txt"
+    path.write_bytes(b"no pixels here")
+    first = isolated(reports_its_pid, path, REUSED).metadata["pid"]
+
+    assert pid_after(thumbnail.run, path) == first
+
+
+@pytest.mark.parametrize("function", [raises_unexpectedly, aborts, allocates_a_gigabyte])
+def test_a_child_is_not_reused_after_a_crash_or_running_out_of_memory(
+    function: StepFunction, input_file: Path
+) -> None:
+    first = isolated(reports_its_pid, input_file, REUSED).metadata["pid"]
+
+    assert pid_after(function, input_file) != first
+
+
+def test_a_child_past_its_time_is_killed_and_the_next_job_gets_a_fresh_one(
+    input_file: Path,
+) -> None:
+    limits = SandboxLimits(
+        memory_bytes=LIMITS.memory_bytes, cpu_seconds=10, wall_seconds=0.5, jobs_per_process=3
+    )
+    first = isolated(reports_its_pid, input_file, limits).metadata["pid"]
+
+    assert failure(sleeps, input_file, limits).code == "time_limit_exceeded"
+    assert isolated(reports_its_pid, input_file, limits).metadata["pid"] != first
+    assert not is_running(first)
+
+
+def test_a_child_whose_heap_grew_is_not_reused(input_file: Path) -> None:
+    # 300 MiB kept is past a quarter of the 512 MiB limit.
+    first = isolated(keeps_300_mib, input_file, REUSED).metadata["pid"]
+
+    assert isolated(reports_its_pid, input_file, REUSED).metadata["pid"] != first
+
+
+def test_each_job_of_a_reused_child_gets_its_own_cpu_time(input_file: Path) -> None:
+    limits = SandboxLimits(
+        memory_bytes=LIMITS.memory_bytes, cpu_seconds=1, wall_seconds=20, jobs_per_process=3
+    )
+    first = isolated(burns_600_ms, input_file, limits).metadata["pid"]
+    second = isolated(burns_600_ms, input_file, limits).metadata["pid"]
+
+    # 1.2 s of CPU in all, within one second for each job.
+    assert first == second
+    assert failure(spins, input_file, limits).code == "time_limit_exceeded"
+
+
+def burns_600_ms(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    started = time.process_time()
+    while time.process_time() - started < 0.6:
+        pass
+    return StepResult(metadata={"pid": os.getpid()})
+
+
+def test_a_child_idle_too_long_ends_and_the_job_goes_to_a_fresh_one(
+    input_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "IDLE_SECONDS", 0.2)
+    first = isolated(reports_its_pid, input_file, REUSED).metadata["pid"]
+    deadline = time.monotonic() + 5
+    while is_running(first):
+        assert time.monotonic() < deadline, "the idle child did not end"
+        time.sleep(0.02)
+
+    assert isolated(reports_its_pid, input_file, REUSED).metadata["pid"] != first
+
+
+def test_idle_children_are_ended_on_request(input_file: Path) -> None:
+    pid = isolated(reports_its_pid, input_file, REUSED).metadata["pid"]
+    assert is_running(pid)
+
+    sandbox.end_idle_decoders()
+
+    assert not is_running(pid)
+    assert multiprocessing.active_children() == []

@@ -52,6 +52,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
             "USP_ARCHIVE_MAX_RATIO": "7",
             "USP_DECODER_MEMORY_LIMIT": "536870912",
             "USP_DECODER_MAX_CRASHES": "1",
+            "USP_DECODER_JOBS_PER_PROCESS": "7",
         }
     )
 
@@ -75,6 +76,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         archive_max_ratio=7,
         decoder_memory_limit=512 * 1024**2,
         decoder_max_crashes=1,
+        decoder_jobs_per_process=7,
     )
 
 
@@ -92,6 +94,7 @@ def test_storage_target_follows_the_storage_grpc_port_when_not_given() -> None:
         ("USP_ARCHIVE_MAX_RATIO", "0"),
         ("USP_DECODER_MEMORY_LIMIT", "-1"),
         ("USP_DECODER_MAX_CRASHES", "0"),
+        ("USP_DECODER_JOBS_PER_PROCESS", "0"),
         ("USP_PROCESSOR_THREADS", "many"),
         ("USP_JOB_MAX_RETRIES", "-1"),
         ("USP_PROCESSOR_REPROCESS_THREADS", "-1"),
