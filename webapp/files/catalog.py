@@ -8,13 +8,13 @@ history and no longer count towards its state.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from webapp.core.errors import NotFound
-from webapp.files.models import File, FileState, JobState
+from webapp.files.models import File, FileState, Job, JobState
 
 _UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
 
@@ -45,6 +45,18 @@ def file_locked(file_id: uuid.UUID | str) -> File:
     return file
 
 
+def file_jobs_with(
+    file: File, job_ids: Iterable[uuid.UUID], *, lock: bool = False
+) -> dict[uuid.UUID, Job]:
+    """Every job of the file, history included, and the jobs `job_ids` name wherever
+    they are, by id, read in one query; locked when `lock` (take the file's lock first,
+    as every job write does)."""
+    jobs = Job.objects.filter(Q(file=file) | Q(pk__in=list(job_ids))).order_by()
+    if lock:
+        jobs = jobs.select_for_update()
+    return {job.pk: job for job in jobs}
+
+
 def file_state_refresh(file: File) -> None:
     """A stored file's state follows its current jobs; one still waiting for bytes keeps
     it. The caller saves the file."""
@@ -52,6 +64,15 @@ def file_state_refresh(file: File) -> None:
         return
     states = file.jobs.filter(superseded=False).order_by().values_list("state", flat=True)
     file.state = file_state_from_jobs(list(states))
+
+
+def file_state_follow(file: File, jobs: Iterable[Job]) -> None:
+    """file_state_refresh without reading the jobs again: `jobs` holds every job of the
+    file as it is being saved (jobs of other files are passed over)."""
+    if file.state == FileState.AWAITING_UPLOAD:
+        return
+    current = [job.state for job in jobs if job.file_id == file.pk and not job.superseded]
+    file.state = file_state_from_jobs(current)
 
 
 def file_state_from_jobs(states: Sequence[str]) -> FileState:

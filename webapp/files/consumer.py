@@ -1,21 +1,30 @@
 """The event consumer: applies lifecycle events from the broker to the catalog.
 
-Each message is applied in one database transaction and acknowledged only after it
-commits, so a crash redelivers it (and applying it twice changes nothing). A message
-without a valid signature (usp.message_auth) is dropped unread: only the services
-holding the service token speak for a job.
+The events already delivered when the consumer looks (at most the prefetch count) are
+applied in arrival order in one database transaction and acknowledged only after it
+commits, so a crash redelivers them (and applying one twice changes nothing); a lone
+event is applied at once, never held back for others, and a backlog costs one commit
+per batch instead of one per event. When a batch fails its events are applied one by
+one, so one poison event neither blocks nor loses the others. A message without a valid
+signature (usp.message_auth) is dropped unread: only the services holding the service
+token speak for a job.
+
+The consumer keeps its database connection from one event to the next (SQLite's
+CONN_MAX_AGE of 0 would otherwise open one per event) and drops it after a failure, so
+a database restart or a broken connection is recovered from on the next message.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import kombu
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from google.protobuf.message import DecodeError
 from kombu.mixins import ConsumerMixin
 
@@ -28,6 +37,9 @@ from webapp.files.housekeeping import start_upload_expiry
 logger = logging.getLogger(__name__)
 
 PREFETCH_COUNT = 16
+# The most events applied in one transaction; the broker delivers no more than the
+# prefetch count before some are acknowledged anyway.
+BATCH_MAX = PREFETCH_COUNT
 # How often the consume loop looks at the stop event: the longest a stop waits.
 STOP_CHECK_INTERVAL = 0.25
 # The in-memory transport polls; this bounds how late an event shows in the embedded run.
@@ -38,6 +50,9 @@ EXPIRY_JOIN_TIMEOUT = 5.0
 
 class _Stopping(Exception):
     """Raised out of connection retries once a stop was asked for."""
+
+
+Delivered = tuple[common_pb2.EventEnvelope, kombu.Message]
 
 
 def event_queue(namespace: str) -> kombu.Queue:
@@ -65,6 +80,8 @@ class EventConsumer(ConsumerMixin):
         self.queue = event_queue(namespace)
         self._key = message_key
         self._stop = stop or threading.Event()
+        # Authentic events received and not yet applied, in arrival order.
+        self._batch: list[Delivered] = []
 
     @property  # type: ignore[override]
     def should_stop(self) -> bool:
@@ -83,6 +100,46 @@ class EventConsumer(ConsumerMixin):
             prefetch_count=PREFETCH_COUNT,
         )
         return [consumer]
+
+    def consume(
+        self,
+        limit: int | None = None,
+        timeout: float | None = None,
+        safety_interval: float = 1,
+        **kwargs: Any,
+    ) -> Generator[None, None, None]:
+        """ConsumerMixin.consume, except that events are applied in batches: while some
+        wait, the next drain does not block, and the first one that finds nothing more
+        (or a full batch) applies them. A stop applies the waiting ones first; leaving
+        any other way leaves them unacknowledged, so the broker delivers them again."""
+        elapsed = 0.0
+        with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
+            try:
+                for _ in range(limit) if limit else itertools.count():
+                    if self.should_stop:
+                        break
+                    self.on_iteration()
+                    try:
+                        conn.drain_events(timeout=0 if self._batch else safety_interval)
+                    except TimeoutError:
+                        conn.heartbeat_check()
+                        if self._batch:
+                            self._flush()
+                            continue
+                        elapsed += safety_interval
+                        if timeout and elapsed >= timeout:
+                            raise
+                    except OSError:
+                        if not self.should_stop:
+                            raise
+                    else:
+                        if len(self._batch) >= BATCH_MAX:
+                            self._flush()
+                        yield
+                        elapsed = 0
+                self._flush()
+            finally:
+                self._batch.clear()
 
     @contextmanager
     def establish_connection(self) -> Iterator[kombu.Connection]:
@@ -114,17 +171,45 @@ class EventConsumer(ConsumerMixin):
         except DecodeError:
             self._discard(message, "not an event envelope")
             return
-        self._apply(envelope, message)
+        self._batch.append((envelope, message))
+
+    def _flush(self) -> None:
+        """Apply the waiting events: together when there are several and that works,
+        otherwise one by one."""
+        batch, self._batch = self._batch, []
+        if len(batch) > 1 and self._apply_together(batch):
+            return
+        for envelope, message in batch:
+            self._apply(envelope, message)
+
+    def _apply_together(self, batch: Sequence[Delivered]) -> bool:
+        """Apply every event in one transaction and acknowledge them after it commits;
+        False, with nothing applied or acknowledged, when one of them failed."""
+        try:
+            with transaction.atomic():
+                for envelope, _message in batch:
+                    event_apply(envelope=envelope)
+        except Exception as exc:
+            logger.warning(
+                "event batch not applied; applying its events one by one",
+                exc_info=True,
+                extra={"fields": {"events": len(batch)}},
+            )
+            _connection_drop_after(exc)
+            return False
+        for _envelope, message in batch:
+            message.ack()
+        return True
 
     def _apply(self, envelope: common_pb2.EventEnvelope, message: kombu.Message) -> None:
-        close_old_connections()
         try:
             with transaction.atomic():
                 event_apply(envelope=envelope)
         except UnreadableEvent as exc:
             self._discard(message, str(exc))
             return
-        except Exception:
+        except Exception as exc:
+            _connection_drop_after(exc)
             self._retry_once(envelope, message)
             return
         message.ack()
@@ -158,6 +243,14 @@ class EventConsumer(ConsumerMixin):
     def _raise_if_stopping(self) -> None:
         if self.should_stop:
             raise _Stopping
+
+
+def _connection_drop_after(exc: Exception) -> None:
+    """After a failure the kept database connection may be broken (the database
+    restarted, the socket dropped): close it, and the next event opens a fresh one. An
+    unreadable event says nothing about the connection."""
+    if not isinstance(exc, UnreadableEvent):
+        connection.close()
 
 
 def run_consumer(

@@ -10,6 +10,7 @@ above the job's `last_sequence` is stale or a duplicate and changes nothing, so 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from usp.storage_client import StoredObject
-from webapp.files.catalog import as_uuid, by_key, file_locked, file_state_refresh
+from webapp.files.catalog import as_uuid, file_jobs_with, file_locked, file_state_follow
 from webapp.files.models import Derivative, ErrorClass, File, Job, JobState
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,16 @@ class DerivativeStored:
 
 
 @dataclass(frozen=True)
+class _JobRows:
+    """What a job event changes, locked: the file, the job, and every job of the file
+    (the job among them), which the file's state follows."""
+
+    file: File
+    job: Job
+    jobs: dict[uuid.UUID, Job]
+
+
+@dataclass(frozen=True)
 class JobFailure:
     """Why an attempt failed: a message for people, a code for programs, and whether
     trying again later may succeed."""
@@ -63,15 +74,16 @@ class JobFailure:
 @transaction.atomic
 def job_started_record(*, event: JobEvent) -> Job | None:
     """An attempt began; None when the event is stale or a duplicate."""
-    file, job = _job_for_event(event)
-    if job is None:
+    rows = _rows_for_event(event)
+    if rows is None:
         return None
+    job = rows.job
     job.state = JobState.RUNNING
     job.attempts = max(job.attempts, event.attempt)
     _error_clear(job)
     job.started_at = event.occurred_at
     job.finished_at = None
-    _job_save_and_refresh(file, job)
+    _job_save_and_refresh(rows)
     return job
 
 
@@ -81,17 +93,17 @@ def job_succeeded_record(
 ) -> Job | None:
     """The step finished: its metadata goes under the step's name, its derivatives are
     recorded (once per kind); None when the event is stale or a duplicate."""
-    file, job = _job_for_event(event)
-    if job is None:
+    rows = _rows_for_event(event)
+    if rows is None:
         return None
+    file, job = rows.file, rows.job
     job.state = JobState.SUCCEEDED
     job.attempts = max(job.attempts, event.attempt)
     _error_clear(job)
     job.finished_at = event.occurred_at
     file.metadata = {**file.metadata, job.step: metadata}
-    for derivative in derivatives:
-        _derivative_upsert(file, derivative)
-    _job_save_and_refresh(file, job)
+    _derivatives_upsert(file, derivatives)
+    _job_save_and_refresh(rows)
     return job
 
 
@@ -100,9 +112,10 @@ def job_failed_record(*, event: JobEvent, failure: JobFailure, will_retry: bool)
     """An attempt failed: queued again, with the error and about when the next attempt
     comes, when the processor will retry it; failed for good otherwise. None when the
     event is stale or a duplicate."""
-    file, job = _job_for_event(event)
-    if job is None:
+    rows = _rows_for_event(event)
+    if rows is None:
         return None
+    job = rows.job
     job.state = JobState.QUEUED if will_retry else JobState.FAILED
     job.attempts = max(job.attempts, event.attempt)
     job.error = failure.message
@@ -112,7 +125,7 @@ def job_failed_record(*, event: JobEvent, failure: JobFailure, will_retry: bool)
         retry_estimate(attempt=event.attempt, failed_at=event.occurred_at) if will_retry else None
     )
     job.finished_at = None if will_retry else event.occurred_at
-    _job_save_and_refresh(file, job)
+    _job_save_and_refresh(rows)
     return job
 
 
@@ -139,38 +152,50 @@ def _error_clear(job: Job) -> None:
     job.next_retry_at = None
 
 
-def _job_for_event(event: JobEvent) -> tuple[File, Job | None]:
-    """The file and job, locked in that order; the job is None when the event is not
-    newer than the last one applied to it. Raises NotFound for an unknown file."""
+def _rows_for_event(event: JobEvent) -> _JobRows | None:
+    """The file, then its jobs, locked in that order; None when the event is not newer
+    than the last one applied to its job. Raises NotFound for an unknown file."""
     file = file_locked(event.file_id)
-    job = by_key(Job.objects.select_for_update().filter(pk=as_uuid(event.job_id)))
+    job_id = as_uuid(event.job_id)
+    jobs = file_jobs_with(file, [job_id], lock=True)
+    job = jobs.get(job_id)
     if job is None:
         # The event overtook the dispatch that names the job (file.stored or a reprocess).
-        job = Job(id=as_uuid(event.job_id), file=file, step=event.step, last_sequence=-1)
-        job.position = file.jobs.count()
+        job = Job(id=job_id, file=file, step=event.step, last_sequence=-1, position=len(jobs))
+        jobs[job_id] = job
     if event.sequence <= job.last_sequence:
         logger.info(
             "stale job event ignored",
             extra={"fields": {"job_id": event.job_id, "sequence": event.sequence}},
         )
-        return file, None
+        return None
     job.last_sequence = event.sequence
-    return file, job
+    return _JobRows(file=file, job=job, jobs=jobs)
 
 
-def _job_save_and_refresh(file: File, job: Job) -> None:
-    job.save()
-    file_state_refresh(file)
-    file.save(update_fields=["state", "metadata", "updated_at"])
+def _job_save_and_refresh(rows: _JobRows) -> None:
+    # A job the event created is inserted straight away, not first tried as an update.
+    rows.job.save(force_insert=rows.job._state.adding)
+    file_state_follow(rows.file, rows.jobs.values())
+    rows.file.save(update_fields=["state", "metadata", "updated_at"])
 
 
-def _derivative_upsert(file: File, derivative: DerivativeStored) -> None:
-    Derivative.objects.update_or_create(
-        file=file,
-        kind=derivative.kind,
-        defaults={
-            "sha256": derivative.object.sha256,
-            "content_type": derivative.object.content_type,
-            "size": derivative.object.size,
-        },
+def _derivatives_upsert(file: File, derivatives: Sequence[DerivativeStored]) -> None:
+    """One row per kind, inserted or overwritten in one statement; of a kind listed
+    twice the last one counts."""
+    latest = {derivative.kind: derivative for derivative in derivatives}
+    Derivative.objects.bulk_create(
+        [
+            Derivative(
+                file=file,
+                kind=kind,
+                sha256=derivative.object.sha256,
+                content_type=derivative.object.content_type,
+                size=derivative.object.size,
+            )
+            for kind, derivative in latest.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["file", "kind"],
+        update_fields=["sha256", "content_type", "size"],
     )

@@ -23,7 +23,7 @@ from usp.storage_client import DispatchedJob, StoredObject, WriteResult, iter_ch
 from webapp.accounts.models import User
 from webapp.accounts.services import usage_charge, usage_release, usage_reserve
 from webapp.core.errors import InvalidInput
-from webapp.files.catalog import as_uuid, by_key, file_locked, file_state_refresh
+from webapp.files.catalog import as_uuid, by_key, file_jobs_with, file_locked, file_state_follow
 from webapp.files.models import File, FileState, Job
 from webapp.files.policy import file_name_sanitize, upload_size_check, upload_type_check
 from webapp.files.storage import get_storage_client, storage_error
@@ -184,9 +184,7 @@ def file_mark_stored(
     _charge_ensure(file, stored.size)
     if file.state == FileState.AWAITING_UPLOAD:
         file.state = FileState.STORED
-    for position, dispatched in enumerate(jobs):
-        _job_ensure(file, dispatched, position)
-    file_state_refresh(file)
+    file_state_follow(file, _jobs_ensure(file, jobs).values())
     file.save(
         update_fields=[
             "size",
@@ -201,13 +199,24 @@ def file_mark_stored(
     return file
 
 
-def _job_ensure(file: File, dispatched: DispatchedJob, position: int) -> None:
-    job, created = Job.objects.get_or_create(
-        id=dispatched.job_id,
-        defaults={"file": file, "step": dispatched.step, "position": position},
-    )
-    if not created and job.position != position:
-        Job.objects.filter(pk=job.pk).update(position=position)
+def _jobs_ensure(file: File, dispatched: Sequence[DispatchedJob]) -> dict[uuid.UUID, Job]:
+    """Each dispatched job exists at its position: created, queued, when new (one insert
+    for all), moved when a job event created it first. Returns the file's jobs, history
+    included, and the dispatched ones, by id."""
+    ids = [uuid.UUID(job.job_id) for job in dispatched]
+    jobs = file_jobs_with(file, ids)
+    created: list[Job] = []
+    for position, (job_id, job_ref) in enumerate(zip(ids, dispatched, strict=True)):
+        job = jobs.get(job_id)
+        if job is None:
+            job = jobs[job_id] = Job(id=job_id, file=file, step=job_ref.step, position=position)
+            created.append(job)
+        elif job.position != position:
+            job.position = position
+            if not job._state.adding:
+                Job.objects.filter(pk=job_id).update(position=position)
+    Job.objects.bulk_create(created)
+    return jobs
 
 
 @transaction.atomic
