@@ -216,6 +216,34 @@ def test_a_poison_event_is_tried_twice_then_dropped_and_the_others_apply(
     assert queued(broker_namespace, rabbitmq_url) == 0
 
 
+def test_in_the_embedded_run_too_a_poison_event_is_tried_twice_then_dropped(
+    namespace: str,
+    awaiting: File,
+    job_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stored, poison, succeeded = lifecycle(awaiting, job_id)
+
+    def failing_on_poison(real: Apply, envelope: common_pb2.EventEnvelope) -> None:
+        if envelope.event_id == poison.event_id:
+            raise RuntimeError("the database refused this one")
+        real(envelope=envelope)
+
+    wrap_event_apply(monkeypatch, failing_on_poison)
+    publish("", namespace, stored, poison, succeeded)
+
+    with (
+        caplog.at_level(logging.INFO, logger="webapp.files.consumer"),
+        RunningConsumer("", namespace),
+    ):
+        wait_for(lambda: len(redelivered_flags(caplog)) == 2, what="the poison event tried twice")
+        wait_for(lambda: queued(namespace) == 0, what="the poison event dropped")
+
+    assert redelivered_flags(caplog) == [False, True]
+    assert file_state(awaiting) == FileState.READY
+
+
 def test_an_unreadable_event_in_a_batch_is_rejected_and_the_others_apply(
     namespace: str, awaiting: File, job_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
