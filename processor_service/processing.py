@@ -1,4 +1,4 @@
-"""One job, start to end, without the broker: recall, or fetch, verify, run, store, remember.
+"""One job, start to end, without the broker: recall, or fetch, verify, run, store.
 
 A result storage remembers for the same input, step, version and options is reused:
 its derivatives are linked to the file and nothing is read or decoded (see
@@ -6,7 +6,8 @@ remembering), unless the task is forced (a reprocess). Otherwise the input is st
 from storage into a temporary file while its SHA-256 is computed, so memory stays
 flat whatever the file size and no step ever sees bytes that differ from what storage
 committed. Isolated steps get that file's path in a resource-limited child process
-(see sandbox); the others run in the worker.
+(see sandbox); the others run in the worker. What the step produced goes back in one
+storage call that stores its derivatives and remembers the result together.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import grpc
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from processor_service.memory import release_free_memory
-from processor_service.remembering import recall, remember, result_key
+from processor_service.remembering import recall, result_key
 from processor_service.sandbox import DecoderFailure, SandboxLimits, run_isolated
 from processor_service.steps import (
     DerivativeOutput,
@@ -35,7 +36,13 @@ from processor_service.steps import (
     find_step,
 )
 from usp.errors import ServiceError
-from usp.storage_client import StorageClient, StoredDerivative, StoredObject
+from usp.storage_client import (
+    DerivativeUpload,
+    ResultKey,
+    StorageClient,
+    StoredDerivative,
+    StoredObject,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +83,7 @@ def run_task(
     sandbox: SandboxLimits | None = None,
 ) -> Outcome:
     """The remembered result of `task`'s step on its input, or the step run on the
-    verified input, what it produced stored and remembered.
+    verified input, what it produced stored and remembered in one storage call.
 
     An isolated step runs under `sandbox`'s limits; with no limits given, in-process.
     """
@@ -86,32 +93,25 @@ def run_task(
         remembered = recall(storage, key, file_id=task.file_id, job_id=task.job_id)
         if remembered is not None:
             return Outcome(remembered.metadata, remembered.derivatives, reused=True)
-    outcome = compute(step, task, storage=storage, options=options, sandbox=sandbox)
-    remember(
-        storage,
-        key,
-        file_id=task.file_id,
-        job_id=task.job_id,
-        metadata=outcome.metadata,
-        derivatives=outcome.derivatives,
-    )
-    return outcome
+    return compute(step, task, key, storage=storage, options=options, sandbox=sandbox)
 
 
 def compute(
     step: Step,
     task: Task,
+    key: ResultKey,
     *,
     storage: StorageClient,
     options: StepOptions,
     sandbox: SandboxLimits | None,
 ) -> Outcome:
-    """Run the step on the verified input and store its derivatives."""
+    """Run the step on the verified input, then store its derivatives and remember its
+    result under `key`."""
     source = StepInput(task.input.sha256, task.input.size, task.input.content_type)
     try:
         with fetch_verified(storage, task.input) as stream:
             result = run_step(step, stream, source, options, sandbox)
-        stored = [store_derivative(storage, task, output) for output in result.derivatives]
+        stored = store_result(storage, task, key, result)
     finally:
         release_free_memory()  # what reading the input freed, back to the system
     return Outcome(metadata=result.metadata, derivatives=stored)
@@ -161,17 +161,27 @@ def _check_digest(actual: str, expected: str) -> None:
         )
 
 
-def store_derivative(
-    storage: StorageClient, task: Task, output: DerivativeOutput
-) -> StoredDerivative:
-    result = storage.write_object(
-        [output.data], file_id=task.file_id, derivative_kind=output.kind, job_id=task.job_id
+def store_result(
+    storage: StorageClient, task: Task, key: ResultKey, result: StepResult
+) -> list[StoredDerivative]:
+    """Store the step's derivatives and remember its result, all or nothing."""
+    stored = storage.store_result(
+        key,
+        file_id=task.file_id,
+        job_id=task.job_id,
+        metadata=result.metadata,
+        derivatives=[_upload(output) for output in result.derivatives],
     )
-    logger.info(
-        "derivative stored",
-        extra={"fields": {"job_id": task.job_id, "kind": output.kind, "size": result.object.size}},
-    )
-    return StoredDerivative(kind=output.kind, object=result.object)
+    for item in stored:
+        logger.info(
+            "derivative stored",
+            extra={"fields": {"job_id": task.job_id, "kind": item.kind, "size": item.object.size}},
+        )
+    return stored
+
+
+def _upload(output: DerivativeOutput) -> DerivativeUpload:
+    return DerivativeUpload(output.kind, [output.data], size=len(output.data))
 
 
 def describe_failure(error: BaseException, *, attempt: int = 1, max_crashes: int = 1) -> JobError:

@@ -5,6 +5,8 @@ being the SHA-256 of a canonical JSON of the options the step's result depends o
 limits and outputs). A second file with the same bytes, or a redelivered message, finds
 the result and links its derivatives instead of decoding anything; a change of options
 (other thumbnail sizes) or of the step's version names another result and recomputes.
+A job that computes stores its result together with its derivatives
+(processing.store_result).
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import dataclasses
 import hashlib
 import json
 import logging
-from typing import Any
 
 import grpc
 
 from processor_service.steps import Step, StepOptions
 from usp.errors import ServiceError
-from usp.storage_client import RememberedResult, ResultKey, StorageClient, StoredDerivative
+from usp.storage_client import RememberedResult, ResultKey, StorageClient
 
 logger = logging.getLogger(__name__)
 
@@ -53,26 +54,6 @@ def recall(
         return None
     logger.info("result reused", extra={"fields": _fields(key, job_id)})
     return remembered
-
-
-def remember(
-    storage: StorageClient,
-    key: ResultKey,
-    *,
-    file_id: str,
-    job_id: str,
-    metadata: dict[str, Any],
-    derivatives: list[StoredDerivative],
-) -> None:
-    """Tell storage what the step produced. Only an optimisation for later jobs: the
-    derivatives are already stored and linked, so a failure is logged, not raised."""
-    try:
-        storage.record_result(
-            key, metadata=metadata, derivatives=derivatives, file_id=file_id, job_id=job_id
-        )
-    except ServiceError as error:
-        fields = {**_fields(key, job_id), "status": error.status.name, "error": error.message}
-        logger.warning("result not remembered", extra={"fields": fields})
 
 
 def _fields(key: ResultKey, job_id: str) -> dict[str, object]:

@@ -24,6 +24,16 @@ class Declared:
     sha256: str = ""
 
 
+@dataclass(frozen=True)
+class IncomingDerivative:
+    """A derivative as it arrives: its kind, its bytes (read once, in order) and what
+    the client declared about them."""
+
+    kind: str
+    chunks: Iterable[bytes]
+    declared: Declared = Declared()
+
+
 @dataclass
 class Received:
     """Verified bytes waiting in a temporary blob for the commit."""

@@ -10,7 +10,7 @@ reference is added to a file that is being deleted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -107,6 +107,32 @@ def upsert_ref(
     job_id: str | None,
 ) -> None:
     """Point the file's `kind` at the object, releasing what it pointed at before."""
+    upsert_refs(session, blobs, file_id=file_id, objects={kind: sha256}, job_id=job_id)
+
+
+def upsert_refs(
+    session: Session,
+    blobs: BlobStore,
+    *,
+    file_id: str,
+    objects: Mapping[str, str],
+    job_id: str | None,
+) -> None:
+    """Point each of the file's kinds in `objects` at its object (by digest), then
+    release what they pointed at before. Releasing comes last, so an object that moves
+    from one kind to another is never removed in between."""
+    replaced: set[str] = set()
+    for kind, sha256 in objects.items():
+        previous = _point_ref(session, file_id, kind, sha256, job_id)
+        if previous is not None and previous != sha256:
+            replaced.add(previous)
+    release_objects(session, blobs, replaced)
+
+
+def _point_ref(
+    session: Session, file_id: str, kind: str, sha256: str, job_id: str | None
+) -> str | None:
+    """Point the file's `kind` at the object; returns the digest it pointed at before."""
     existing = session.scalar(
         sa.select(ObjectRef)
         .where(ObjectRef.file_id == file_id, ObjectRef.kind == kind)
@@ -114,12 +140,11 @@ def upsert_ref(
     )
     if existing is None:
         insert_ref(session, file_id=file_id, kind=kind, sha256=sha256, job_id=job_id)
-        return
+        return None
     previous = existing.sha256
     existing.sha256, existing.job_id = sha256, job_id
     session.flush()
-    if previous != sha256:
-        release_objects(session, blobs, {previous})
+    return previous
 
 
 def release_objects(session: Session, blobs: BlobStore, digests: Iterable[str]) -> int:

@@ -21,11 +21,11 @@ from storage_service.errors import (
     StorageError,
     TooLarge,
 )
+from storage_service.ingest import Declared, IncomingDerivative
 from storage_service.objects import Storage
 from storage_service.records import (
     Derivative,
     Job,
-    ObjectInfo,
     ResultKey,
     StepResultInfo,
     UploadInfo,
@@ -109,6 +109,48 @@ def _write_response(outcome: WriteOutcome) -> storage_service_pb2.WriteObjectRes
     )
 
 
+class ResultStream:
+    """A StoreResult request stream read in order: its header, then its derivatives,
+    each one's chunks read up to the next DerivativeStart (which is kept for the next)."""
+
+    def __init__(self, requests: Iterator[storage_service_pb2.StoreResultRequest]) -> None:
+        self._requests = requests
+        self._next: storage_service_pb2.StoreResultRequest | None = None
+
+    def header(self) -> storage_service_pb2.StoreResultHeader:
+        first = next(self._requests, None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise InvalidObject("the first StoreResult message must be the header")
+        return first.header
+
+    def derivatives(self) -> Iterator[IncomingDerivative]:
+        """Each derivative in turn; its chunks must be read before the next is asked for."""
+        while (start := self._start()) is not None:
+            declared_size = start.declared_size if start.HasField("declared_size") else None
+            yield IncomingDerivative(
+                start.kind, self._chunks(), Declared(declared_size, start.declared_sha256)
+            )
+
+    def _start(self) -> storage_service_pb2.DerivativeStart | None:
+        request = next(self._requests, None) if self._next is None else self._next
+        self._next = None
+        if request is None:
+            return None
+        if request.WhichOneof("part") != "derivative":
+            raise InvalidObject(
+                "after the StoreResult header come only derivative starts, each followed by"
+                " its chunks"
+            )
+        return request.derivative
+
+    def _chunks(self) -> Iterator[bytes]:
+        for request in self._requests:
+            if request.WhichOneof("part") != "chunk":
+                self._next = request
+                return
+            yield request.chunk
+
+
 def _upload_session(info: UploadInfo) -> storage_service_pb2.UploadSession:
     session = storage_service_pb2.UploadSession(
         session_id=info.session_id,
@@ -137,31 +179,21 @@ def _key_proto(key: ResultKey) -> storage_service_pb2.ResultKey:
     )
 
 
-def _result(record: storage_service_pb2.StepResultRecord) -> StepResultInfo:
-    return StepResultInfo(
-        key=_key(record.key),
-        metadata=json_format.MessageToDict(record.metadata),
-        derivatives=[
-            Derivative(
-                item.kind,
-                ObjectInfo(item.object.checksum.sha256, item.object.size, item.object.content_type),
-            )
-            for item in record.derivatives
-        ],
-    )
-
-
 def _result_proto(result: StepResultInfo) -> storage_service_pb2.StepResultRecord:
     metadata = struct_pb2.Struct()
     metadata.update(result.metadata)
     return storage_service_pb2.StepResultRecord(
         key=_key_proto(result.key),
         metadata=metadata,
-        derivatives=[
-            common_pb2.Derivative(kind=item.kind, object=object_info_proto(item.object))
-            for item in result.derivatives
-        ],
+        derivatives=_derivative_protos(result.derivatives),
     )
+
+
+def _derivative_protos(derivatives: list[Derivative]) -> list[common_pb2.Derivative]:
+    return [
+        common_pb2.Derivative(kind=item.kind, object=object_info_proto(item.object))
+        for item in derivatives
+    ]
 
 
 class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
@@ -276,17 +308,25 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
         return _result_proto(self._results.lookup(_key(request)))
 
     @translate_errors
-    def RecordResult(
-        self, request: storage_service_pb2.RecordResultRequest, context: grpc.ServicerContext
-    ) -> storage_service_pb2.RecordResultResponse:
-        self._results.record(
-            result=_result(request.result), file_id=request.file_id, job_id=request.job_id
+    def StoreResult(
+        self,
+        request_iterator: Iterator[storage_service_pb2.StoreResultRequest],
+        context: grpc.ServicerContext,
+    ) -> storage_service_pb2.StoreResultResponse:
+        stream = ResultStream(request_iterator)
+        header = stream.header()
+        stored = self._results.store(
+            key=_key(header.key),
+            metadata=json_format.MessageToDict(header.metadata),
+            file_id=header.file_id,
+            job_id=header.job_id,
+            derivatives=stream.derivatives(),
         )
-        return storage_service_pb2.RecordResultResponse()
+        return storage_service_pb2.StoreResultResponse(derivatives=_derivative_protos(stored))
 
     @translate_errors
     def LinkResult(
         self, request: storage_service_pb2.LinkResultRequest, context: grpc.ServicerContext
-    ) -> storage_service_pb2.RecordResultResponse:
+    ) -> storage_service_pb2.LinkResultResponse:
         self._results.link(key=_key(request.key), file_id=request.file_id, job_id=request.job_id)
-        return storage_service_pb2.RecordResultResponse()
+        return storage_service_pb2.LinkResultResponse()

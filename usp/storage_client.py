@@ -65,6 +65,17 @@ class StoredDerivative:
 
 
 @dataclass(frozen=True)
+class DerivativeUpload:
+    """A derivative to store: its kind, its bytes in pieces of any size, and what the
+    caller declares of them (a different size or SHA-256 is refused)."""
+
+    kind: str
+    chunks: Iterable[bytes]
+    size: int | None = None
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
 class ResultKey:
     """Names a step's result: the same content, step, version and options (digested)
     give the same result."""
@@ -109,6 +120,26 @@ def _key_to_proto(key: ResultKey) -> storage_service_pb2.ResultKey:
         version=key.version,
         options_digest=key.options_digest,
     )
+
+
+def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The bytes of `chunks` in pieces no larger than the contract allows."""
+    for chunk in chunks:
+        for start in range(0, len(chunk), CHUNK_SIZE):
+            yield chunk[start : start + CHUNK_SIZE]
+
+
+def _store_result_requests(
+    header: storage_service_pb2.StoreResultHeader, derivatives: Iterable[DerivativeUpload]
+) -> Iterator[storage_service_pb2.StoreResultRequest]:
+    yield storage_service_pb2.StoreResultRequest(header=header)
+    for item in derivatives:
+        start = storage_service_pb2.DerivativeStart(kind=item.kind, declared_sha256=item.sha256)
+        if item.size is not None:
+            start.declared_size = item.size
+        yield storage_service_pb2.StoreResultRequest(derivative=start)
+        for piece in _pieces(item.chunks):
+            yield storage_service_pb2.StoreResultRequest(chunk=piece)
 
 
 def _result_from_proto(record: storage_service_pb2.StepResultRecord) -> RememberedResult:
@@ -195,10 +226,8 @@ class StorageClient:
 
         def requests() -> Iterator[storage_service_pb2.WriteObjectRequest]:
             yield storage_service_pb2.WriteObjectRequest(header=header)
-            for chunk in chunks:
-                for start in range(0, len(chunk), CHUNK_SIZE):
-                    piece = chunk[start : start + CHUNK_SIZE]
-                    yield storage_service_pb2.WriteObjectRequest(chunk=piece)
+            for piece in _pieces(chunks):
+                yield storage_service_pb2.WriteObjectRequest(chunk=piece)
 
         response = self._call(self._stub.WriteObject, requests(), timeout=self._stream_timeout)
         return WriteResult(
@@ -288,31 +317,29 @@ class StorageClient:
                 return None
             raise
 
-    def record_result(
+    def store_result(
         self,
         key: ResultKey,
         *,
-        metadata: dict[str, Any],
-        derivatives: Sequence[StoredDerivative],
         file_id: str,
         job_id: str,
-    ) -> None:
-        """Remember a step's result on `key`'s content (its derivatives already stored)
-        and link those derivatives to `file_id` as job `job_id`'s."""
+        metadata: dict[str, Any],
+        derivatives: Iterable[DerivativeUpload],
+    ) -> list[StoredDerivative]:
+        """Store the derivatives a step made for `file_id` as job `job_id`'s and remember
+        the step's result on `key`'s content, in one call that stores all or nothing.
+        Returns the derivatives as stored, in the order given."""
         struct = struct_pb2.Struct()
         struct.update(metadata)
-        record = storage_service_pb2.StepResultRecord(
-            key=_key_to_proto(key),
-            metadata=struct,
-            derivatives=[
-                common_pb2.Derivative(kind=item.kind, object=object_to_proto(item.object))
-                for item in derivatives
-            ],
+        header = storage_service_pb2.StoreResultHeader(
+            key=_key_to_proto(key), file_id=file_id, job_id=job_id, metadata=struct
         )
-        request = storage_service_pb2.RecordResultRequest(
-            result=record, file_id=file_id, job_id=job_id
-        )
-        self._call(self._stub.RecordResult, request)
+        requests = _store_result_requests(header, derivatives)
+        response = self._call(self._stub.StoreResult, requests, timeout=self._stream_timeout)
+        return [
+            StoredDerivative(item.kind, object_from_proto(item.object))
+            for item in response.derivatives
+        ]
 
     def link_result(self, key: ResultKey, *, file_id: str, job_id: str) -> None:
         """Give `file_id` the derivatives of the result remembered for `key`;

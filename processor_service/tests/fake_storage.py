@@ -1,9 +1,10 @@
 """An in-memory usp.v1.StorageService behind a real gRPC server, for the processor's tests.
 
 It follows the contract in proto/storage_service.proto closely enough for the processor:
-content-addressed writes (derivatives recorded with their file, kind and job, and each
-file's current derivative of a kind in `refs`), ranged streaming reads, remembered step
-results (lookup, record, link), and a switch to make the next reads fail with UNAVAILABLE.
+ranged streaming reads, stored results (their derivatives content-addressed and recorded
+with their file, kind and job, each file's current derivative of a kind in `refs`, one
+entry in `store_calls` per StoreResult call), remembered results (lookup, link), and
+switches to make the next reads or StoreResult calls fail with UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ from usp.grpc_tls import TlsFiles, add_port
 from usp.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
 
 CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StoreCall:
+    """One StoreResult call as received: the file, the job and the derivatives' kinds."""
+
+    file_id: str
+    job_id: str
+    kinds: list[str]
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,9 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         self.lookups: list[ResultKeyTuple] = []
         self.links: list[tuple[ResultKeyTuple, str, str]] = []
         self.reads: list[str] = []
+        self.store_calls: list[StoreCall] = []
         self.failing_reads = 0
+        self.failing_stores = 0
         self._lock = threading.Lock()
 
     def put(self, data: bytes, *, sha256: str = "") -> common_pb2.ObjectInfo:
@@ -65,24 +77,6 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         key = sha256 or hashlib.sha256(data).hexdigest()
         self.objects[key] = data
         return self._info(key, data)
-
-    def WriteObject(
-        self,
-        request_iterator: Iterator[storage_service_pb2.WriteObjectRequest],
-        context: grpc.ServicerContext,
-    ) -> storage_service_pb2.WriteObjectResponse:
-        first = next(request_iterator)
-        if first.WhichOneof("part") != "header":
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a header")
-        data = b"".join(request.chunk for request in request_iterator)
-        sha256 = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            created = sha256 not in self.objects
-            self.objects[sha256] = data
-            self._record(first.header, sha256)
-        return storage_service_pb2.WriteObjectResponse(
-            object=self._info(sha256, data), created=created
-        )
 
     def ReadObject(
         self, request: storage_service_pb2.ReadObjectRequest, context: grpc.ServicerContext
@@ -117,24 +111,32 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
             self.lookups.append(key_tuple(request))
             return self._remembered(request, context)
 
-    def RecordResult(
-        self, request: storage_service_pb2.RecordResultRequest, context: grpc.ServicerContext
-    ) -> storage_service_pb2.RecordResultResponse:
+    def StoreResult(
+        self,
+        request_iterator: Iterator[storage_service_pb2.StoreResultRequest],
+        context: grpc.ServicerContext,
+    ) -> storage_service_pb2.StoreResultResponse:
+        header, parts = _read_result(request_iterator, context)
         with self._lock:
-            if not self._all_stored(request.result):
-                context.abort(grpc.StatusCode.NOT_FOUND, "a derivative is not stored")
-            self.results[key_tuple(request.result.key)] = request.result
-            self._link(request.result, request.file_id, request.job_id)
-        return storage_service_pb2.RecordResultResponse()
+            self.store_calls.append(StoreCall(header.file_id, header.job_id, list(parts)))
+            failing, self.failing_stores = self.failing_stores > 0, max(0, self.failing_stores - 1)
+        if failing:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "storage is restarting")
+        with self._lock:
+            stored = [self._store(header, kind, data) for kind, data in parts.items()]
+            self.results[key_tuple(header.key)] = storage_service_pb2.StepResultRecord(
+                key=header.key, metadata=header.metadata, derivatives=stored
+            )
+        return storage_service_pb2.StoreResultResponse(derivatives=stored)
 
     def LinkResult(
         self, request: storage_service_pb2.LinkResultRequest, context: grpc.ServicerContext
-    ) -> storage_service_pb2.RecordResultResponse:
+    ) -> storage_service_pb2.LinkResultResponse:
         with self._lock:
             record = self._remembered(request.key, context)
             self.links.append((key_tuple(request.key), request.file_id, request.job_id))
             self._link(record, request.file_id, request.job_id)
-        return storage_service_pb2.RecordResultResponse()
+        return storage_service_pb2.LinkResultResponse()
 
     def _remembered(
         self, key: storage_service_pb2.ResultKey, context: grpc.ServicerContext
@@ -155,18 +157,41 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
             sha256 = item.object.checksum.sha256
             self.refs[(file_id, item.kind)] = RecordedDerivative(file_id, item.kind, job_id, sha256)
 
-    def _record(self, header: storage_service_pb2.WriteHeader, sha256: str) -> None:
-        if header.HasField("derivative_of"):
-            kind, job_id = header.derivative_of.kind, header.derivative_of.job_id
-            derivative = RecordedDerivative(header.file_id, kind, job_id, sha256)
-            self.derivatives.append(derivative)
-            self.refs[(header.file_id, kind)] = derivative
+    def _store(
+        self, header: storage_service_pb2.StoreResultHeader, kind: str, data: bytes
+    ) -> common_pb2.Derivative:
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.objects[sha256] = data
+        derivative = RecordedDerivative(header.file_id, kind, header.job_id, sha256)
+        self.derivatives.append(derivative)
+        self.refs[(header.file_id, kind)] = derivative
+        return common_pb2.Derivative(kind=kind, object=self._info(sha256, data))
 
     @staticmethod
     def _info(sha256: str, data: bytes) -> common_pb2.ObjectInfo:
         return common_pb2.ObjectInfo(
             checksum=common_pb2.Checksum(sha256=sha256), size=len(data), content_type=sniff(data)
         )
+
+
+def _read_result(
+    requests: Iterator[storage_service_pb2.StoreResultRequest], context: grpc.ServicerContext
+) -> tuple[storage_service_pb2.StoreResultHeader, dict[str, bytes]]:
+    """The header and each derivative's bytes by kind; a declared size must match."""
+    header = next(requests).header
+    parts: dict[str, bytearray] = {}
+    declared: dict[str, int] = {}
+    for request in requests:
+        if request.WhichOneof("part") == "derivative":
+            kind = request.derivative.kind
+            parts[kind] = bytearray()
+            if request.derivative.HasField("declared_size"):
+                declared[kind] = request.derivative.declared_size
+        else:
+            parts[kind] += request.chunk
+    if any(len(parts[kind]) != size for kind, size in declared.items()):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "size mismatch")
+    return header, {kind: bytes(data) for kind, data in parts.items()}
 
 
 def start_fake_storage(

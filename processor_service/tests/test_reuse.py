@@ -23,8 +23,8 @@ from processor_service.steps import (
     StepResult,
 )
 from processor_service.tests.event_tap import EventTap
-from processor_service.tests.fake_storage import FakeStorage, RecordedDerivative
-from processor_service.tests.harness import Harness, as_dict, payload
+from processor_service.tests.fake_storage import FakeStorage, RecordedDerivative, StoreCall
+from processor_service.tests.harness import FILE_ID, Harness, as_dict, payload
 from processor_service.tests.images import png
 from usp.storage_client import ResultKey
 from usp.v1 import common_pb2
@@ -56,6 +56,49 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingStep]:
 
 def succeeded(tap_events: list[common_pb2.EventEnvelope]) -> dict[str, dict[str, Any]]:
     return {e.job_id: as_dict(payload(e)) for e in tap_events if e.type == "job.succeeded"}
+
+
+def test_a_computed_result_is_stored_and_remembered_in_one_storage_call(
+    harness: Harness,
+    fake_storage: FakeStorage,
+    event_tap: EventTap,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    original = fake_storage.put(png(640, 480))
+    caplog.set_level("INFO", logger="processor_service.processing")
+
+    job_id = harness.process("image.thumbnail", original)
+
+    kinds = ["thumbnail-256", "thumbnail-1024"]
+    assert fake_storage.store_calls == [StoreCall(FILE_ID, job_id, kinds)]
+    reported = succeeded(event_tap.drain())[job_id]
+    key = result_key(REGISTRY["image.thumbnail"], original.checksum.sha256, StepOptions())
+    [remembered] = fake_storage.results.values()
+    assert as_dict(remembered) == {
+        "key": dataclasses.asdict(key),
+        "metadata": reported["metadata"],
+        "derivatives": reported["derivatives"],
+    }
+    logged = [r.__dict__["fields"] for r in caplog.records if r.getMessage() == "derivative stored"]
+    assert logged == [
+        f" job_id={job_id} kind={item['kind']} size={item['object']['size']}"
+        for item in reported["derivatives"]
+    ]
+
+
+def test_storage_failing_to_take_the_result_fails_the_attempt_and_the_retry_stores_it(
+    harness: Harness, fake_storage: FakeStorage, event_tap: EventTap, counting: CountingStep
+) -> None:
+    original = fake_storage.put(b"content whose result storage first refuses")
+    fake_storage.failing_stores = 1
+
+    job_id = harness.process("test.count", original)
+
+    ends = [(e.type, payload(e).attempt) for e in event_tap.drain() if e.type != "job.started"]
+    assert ends == [("job.failed", 1), ("job.succeeded", 2)]
+    assert counting.runs == 2
+    assert len(fake_storage.store_calls) == 2
+    assert [(d.kind, d.job_id) for d in fake_storage.derivatives] == [("digest", job_id)]
 
 
 def test_same_content_in_a_second_file_reuses_the_first_files_result_without_reading_it(

@@ -39,6 +39,22 @@ def write_object(channel: grpc.Channel, metadata: Any) -> None:
     stub.WriteObject(requests, metadata=metadata, timeout=5)
 
 
+def store_result(channel: grpc.Channel, metadata: Any) -> None:
+    stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+    key = storage_service_pb2.ResultKey(input_sha256=SHA, step="image.thumbnail", version=1)
+    header = storage_service_pb2.StoreResultHeader(key=key, file_id="file-1", job_id="job-1")
+    requests = iter(
+        [
+            storage_service_pb2.StoreResultRequest(header=header),
+            storage_service_pb2.StoreResultRequest(
+                derivative=storage_service_pb2.DerivativeStart(kind="thumbnail-256")
+            ),
+            storage_service_pb2.StoreResultRequest(chunk=b"bytes"),
+        ]
+    )
+    stub.StoreResult(requests, metadata=metadata, timeout=5)
+
+
 def read_object(channel: grpc.Channel, metadata: Any) -> None:
     stub = storage_service_pb2_grpc.StorageServiceStub(channel)
     request = storage_service_pb2.ReadObjectRequest(checksum=common_pb2.Checksum(sha256=SHA))
@@ -92,6 +108,7 @@ def list_services(channel: grpc.Channel, metadata: Any) -> list[str]:
 
 CALLS: dict[str, Callable[[grpc.Channel, Any], Any]] = {
     "write (client streaming)": write_object,
+    "store result (client streaming)": store_result,
     "read (server streaming)": read_object,
     "stat (unary)": stat_object,
     "delete (unary)": delete_file,
@@ -115,9 +132,12 @@ def test_every_call_without_the_service_token_is_unauthenticated(
     assert excinfo.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_unauthenticated_write_stores_nothing(channel: grpc.Channel) -> None:
+@pytest.mark.parametrize("call", [write_object, store_result], ids=["write", "store result"])
+def test_unauthenticated_write_stores_nothing(
+    channel: grpc.Channel, call: Callable[[grpc.Channel, Any], Any]
+) -> None:
     with pytest.raises(grpc.RpcError):
-        write_object(channel, None)
+        call(channel, None)
 
     stub = storage_service_pb2_grpc.StorageServiceStub(channel)
     checksum = common_pb2.Checksum(sha256=hashlib.sha256(b"bytes").hexdigest())

@@ -23,7 +23,7 @@ from storage_service.tests.tus import abort_session, head, open_session, patch, 
 from tests.waiting import wait_for
 from usp import events, jobs
 from usp.message_auth import message_is_authentic, message_key
-from usp.storage_client import DispatchedJob, ResultKey, StorageClient, StoredDerivative
+from usp.storage_client import DerivativeUpload, DispatchedJob, ResultKey, StorageClient
 from usp.v1 import processor_service_pb2
 
 from .conftest import TOKEN
@@ -151,11 +151,13 @@ def test_results_are_remembered_linked_and_forgotten_and_jobs_redispatched_on_po
     with StorageClient(f"127.0.0.1:{server.port}", TOKEN) as client:
         for file_id in ("file-1", "file-2"):
             client.write_object([DATA], file_id=file_id, pipeline=["checksum"])
-        thumb = client.write_object([b"thumb"], file_id="file-1", derivative_kind="thumbnail-256")
-        derivatives = [StoredDerivative("thumbnail-256", thumb.object)]
         for metadata in ({"first": 1.0}, {"second": 2.0}):
-            client.record_result(
-                key, metadata=metadata, derivatives=derivatives, file_id="file-1", job_id="j1"
+            derivatives = client.store_result(
+                key,
+                metadata=metadata,
+                derivatives=[DerivativeUpload("thumbnail-256", [b"thumb"])],
+                file_id="file-1",
+                job_id="j1",
             )
         client.link_result(key, file_id="file-2", job_id="j2")
         remembered = client.lookup_result(key)

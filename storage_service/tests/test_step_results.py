@@ -1,4 +1,4 @@
-"""Remembered step results: recorded once, linked to every file with the same content,
+"""Remembered step results: stored once, linked to every file with the same content,
 forgotten with their content."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from storage_service import db
 from storage_service.settings import Settings
 from usp.errors import ServiceError
 from usp.storage_client import (
+    DerivativeUpload,
     RememberedResult,
     ResultKey,
     StorageClient,
@@ -50,23 +51,27 @@ def refs(sessions: sessionmaker[Session], file_id: str) -> list[tuple[str, str, 
         return [(row.kind, row.sha256, row.job_id) for row in rows]
 
 
-def store_derivative(
-    client: StorageClient, data: bytes, kind: str, file_id: str = "file-1"
-) -> StoredDerivative:
-    result = client.write_object([data], file_id=file_id, derivative_kind=kind, job_id="job-1")
-    return StoredDerivative(kind, result.object)
+def store(
+    client: StorageClient,
+    key: ResultKey,
+    derivatives: dict[str, bytes],
+    *,
+    file_id: str = "file-1",
+    job_id: str = "job-1",
+    metadata: dict[str, object] | None = None,
+) -> list[StoredDerivative]:
+    """What the processor does once a step ran: its derivatives and result in one call."""
+    return client.store_result(
+        key,
+        file_id=file_id,
+        job_id=job_id,
+        metadata=METADATA if metadata is None else metadata,
+        derivatives=[DerivativeUpload(kind, [data]) for kind, data in derivatives.items()],
+    )
 
 
 def record_thumbnails(client: StorageClient, key: ResultKey = KEY) -> list[StoredDerivative]:
-    """What the processor does for file-1: store the derivatives, then remember them."""
-    derivatives = [
-        store_derivative(client, THUMB, "thumbnail-256"),
-        store_derivative(client, PREVIEW, "thumbnail-1024"),
-    ]
-    client.record_result(
-        key, metadata=METADATA, derivatives=derivatives, file_id="file-1", job_id="job-1"
-    )
-    return derivatives
+    return store(client, key, {"thumbnail-256": THUMB, "thumbnail-1024": PREVIEW})
 
 
 @pytest.fixture
@@ -117,34 +122,11 @@ def test_a_key_differing_in_any_part_finds_nothing(
     assert client.lookup_result(other) is None
 
 
-def test_recording_links_the_derivatives_to_the_file_it_was_computed_for(
-    client: StorageClient, two_files: None, sessions: sessionmaker[Session]
-) -> None:
-    client.write_object([b"older thumb"], file_id="file-1", derivative_kind="thumbnail-256")
-    derivatives = [
-        StoredDerivative(
-            "thumbnail-256",
-            client.write_object([THUMB], file_id="file-2", derivative_kind="thumbnail-256").object,
-        )
-    ]
-
-    client.record_result(
-        KEY, metadata={}, derivatives=derivatives, file_id="file-1", job_id="job-9"
-    )
-
-    assert refs(sessions, "file-1") == [
-        ("original", SHA, None),
-        ("thumbnail-256", sha(THUMB), "job-9"),
-    ]
-
-
-def test_recording_the_same_key_again_replaces_the_result(
+def test_storing_the_same_key_again_replaces_the_result(
     client: StorageClient, two_files: None
 ) -> None:
     record_thumbnails(client)
-    client.record_result(
-        KEY, metadata={"again": True}, derivatives=[], file_id="file-1", job_id="j2"
-    )
+    store(client, KEY, {}, metadata={"again": True}, job_id="j2")
 
     assert client.lookup_result(KEY) == RememberedResult(KEY, {"again": True}, [])
 
@@ -202,7 +184,8 @@ def test_result_naming_a_derivative_removed_since_is_neither_looked_up_nor_linke
     record_thumbnails(client)
     # A reprocess with other options replaces file-1's small thumbnail; nothing else
     # referenced the old one, so its blob goes.
-    store_derivative(client, b"a thumbnail made with other options", "thumbnail-256")
+    other_options = ResultKey(SHA, "image.thumbnail", 2, "e" * 64)
+    store(client, other_options, {"thumbnail-256": b"a thumbnail made with other options"})
     assert not blob_path(settings, sha(THUMB)).exists()
 
     assert client.lookup_result(KEY) is None
@@ -231,33 +214,6 @@ def test_result_of_other_content_cannot_be_linked_to_a_file(
 
     assert excinfo.value.status == grpc.StatusCode.INVALID_ARGUMENT
     assert refs(sessions, "file-3")[1:] == []
-
-
-def test_recording_for_a_file_without_an_original_is_not_found(
-    client: StorageClient, two_files: None, sessions: sessionmaker[Session]
-) -> None:
-    message = not_found(
-        lambda: client.record_result(
-            KEY, metadata={}, derivatives=[], file_id="deleted-file", job_id="j"
-        )
-    )
-
-    assert message == "file deleted-file has no original object"
-    assert count_results(sessions) == 0
-
-
-def test_recording_a_derivative_that_is_not_stored_is_not_found(
-    client: StorageClient, two_files: None, sessions: sessionmaker[Session]
-) -> None:
-    missing = StoredDerivative("thumbnail-256", StoredObject("0" * 64, 5, "image/webp"))
-
-    not_found(
-        lambda: client.record_result(
-            KEY, metadata={}, derivatives=[missing], file_id="file-1", job_id="j"
-        )
-    )
-
-    assert count_results(sessions) == 0
 
 
 @pytest.mark.parametrize(
@@ -292,8 +248,7 @@ def race_link_against_delete(
         first, second = f"a-{round_}", f"b-{round_}"
         client.write_object([DATA], file_id=first, pipeline=["checksum"])
         client.write_object([DATA], file_id=second, pipeline=["checksum"])
-        thumb = store_derivative(client, THUMB + bytes([round_]), "thumbnail-256", first)
-        client.record_result(KEY, metadata={}, derivatives=[thumb], file_id=first, job_id="j")
+        [thumb] = store(client, KEY, {"thumbnail-256": THUMB + bytes([round_])}, file_id=first)
 
         def link(second: str = second) -> bool:
             try:

@@ -181,19 +181,43 @@ class StepResultRecord(_message.Message):
     derivatives: _containers.RepeatedCompositeFieldContainer[_common_pb2.Derivative]
     def __init__(self, key: _Optional[_Union[ResultKey, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., derivatives: _Optional[_Iterable[_Union[_common_pb2.Derivative, _Mapping]]] = ...) -> None: ...
 
-class RecordResultRequest(_message.Message):
-    __slots__ = ("result", "file_id", "job_id")
-    RESULT_FIELD_NUMBER: _ClassVar[int]
+class StoreResultRequest(_message.Message):
+    __slots__ = ("header", "derivative", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DERIVATIVE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: StoreResultHeader
+    derivative: DerivativeStart
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[StoreResultHeader, _Mapping]] = ..., derivative: _Optional[_Union[DerivativeStart, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class StoreResultHeader(_message.Message):
+    __slots__ = ("key", "file_id", "job_id", "metadata")
+    KEY_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    result: StepResultRecord
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    key: ResultKey
     file_id: str
     job_id: str
-    def __init__(self, result: _Optional[_Union[StepResultRecord, _Mapping]] = ..., file_id: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+    metadata: _struct_pb2.Struct
+    def __init__(self, key: _Optional[_Union[ResultKey, _Mapping]] = ..., file_id: _Optional[str] = ..., job_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
-class RecordResultResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+class DerivativeStart(_message.Message):
+    __slots__ = ("kind", "declared_size", "declared_sha256")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_SHA256_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    declared_size: int
+    declared_sha256: str
+    def __init__(self, kind: _Optional[str] = ..., declared_size: _Optional[int] = ..., declared_sha256: _Optional[str] = ...) -> None: ...
+
+class StoreResultResponse(_message.Message):
+    __slots__ = ("derivatives",)
+    DERIVATIVES_FIELD_NUMBER: _ClassVar[int]
+    derivatives: _containers.RepeatedCompositeFieldContainer[_common_pb2.Derivative]
+    def __init__(self, derivatives: _Optional[_Iterable[_Union[_common_pb2.Derivative, _Mapping]]] = ...) -> None: ...
 
 class LinkResultRequest(_message.Message):
     __slots__ = ("key", "file_id", "job_id")
@@ -204,6 +228,10 @@ class LinkResultRequest(_message.Message):
     file_id: str
     job_id: str
     def __init__(self, key: _Optional[_Union[ResultKey, _Mapping]] = ..., file_id: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class LinkResultResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class UploadEnded(_message.Message):
     __slots__ = ("reason", "error")

@@ -75,15 +75,15 @@ class StorageServiceStub:
                 request_serializer=usp_dot_v1_dot_storage__service__pb2.ResultKey.SerializeToString,
                 response_deserializer=usp_dot_v1_dot_storage__service__pb2.StepResultRecord.FromString,
                 _registered_method=True)
-        self.RecordResult = channel.unary_unary(
-                '/usp.v1.StorageService/RecordResult',
-                request_serializer=usp_dot_v1_dot_storage__service__pb2.RecordResultRequest.SerializeToString,
-                response_deserializer=usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.FromString,
+        self.StoreResult = channel.stream_unary(
+                '/usp.v1.StorageService/StoreResult',
+                request_serializer=usp_dot_v1_dot_storage__service__pb2.StoreResultRequest.SerializeToString,
+                response_deserializer=usp_dot_v1_dot_storage__service__pb2.StoreResultResponse.FromString,
                 _registered_method=True)
         self.LinkResult = channel.unary_unary(
                 '/usp.v1.StorageService/LinkResult',
                 request_serializer=usp_dot_v1_dot_storage__service__pb2.LinkResultRequest.SerializeToString,
-                response_deserializer=usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.FromString,
+                response_deserializer=usp_dot_v1_dot_storage__service__pb2.LinkResultResponse.FromString,
                 _registered_method=True)
 
 
@@ -155,8 +155,11 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def RecordResult(self, request, context):
-        """Remembers a step's result on some content and links its derivatives to the file.
+    def StoreResult(self, request_iterator, context):
+        """Stores the derivatives a step made for a file's job and remembers the step's result
+        on the file's content, all in one transaction or nothing at all: one header, then
+        for each derivative a DerivativeStart followed by its bytes in chunks of at most
+        1 MiB. Each derivative replaces the file's previous one of its kind.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,15 +215,15 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     request_deserializer=usp_dot_v1_dot_storage__service__pb2.ResultKey.FromString,
                     response_serializer=usp_dot_v1_dot_storage__service__pb2.StepResultRecord.SerializeToString,
             ),
-            'RecordResult': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordResult,
-                    request_deserializer=usp_dot_v1_dot_storage__service__pb2.RecordResultRequest.FromString,
-                    response_serializer=usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.SerializeToString,
+            'StoreResult': grpc.stream_unary_rpc_method_handler(
+                    servicer.StoreResult,
+                    request_deserializer=usp_dot_v1_dot_storage__service__pb2.StoreResultRequest.FromString,
+                    response_serializer=usp_dot_v1_dot_storage__service__pb2.StoreResultResponse.SerializeToString,
             ),
             'LinkResult': grpc.unary_unary_rpc_method_handler(
                     servicer.LinkResult,
                     request_deserializer=usp_dot_v1_dot_storage__service__pb2.LinkResultRequest.FromString,
-                    response_serializer=usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.SerializeToString,
+                    response_serializer=usp_dot_v1_dot_storage__service__pb2.LinkResultResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -450,7 +453,7 @@ class StorageService:
             _registered_method=True)
 
     @staticmethod
-    def RecordResult(request,
+    def StoreResult(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -460,12 +463,12 @@ class StorageService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
+        return grpc.experimental.stream_unary(
+            request_iterator,
             target,
-            '/usp.v1.StorageService/RecordResult',
-            usp_dot_v1_dot_storage__service__pb2.RecordResultRequest.SerializeToString,
-            usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.FromString,
+            '/usp.v1.StorageService/StoreResult',
+            usp_dot_v1_dot_storage__service__pb2.StoreResultRequest.SerializeToString,
+            usp_dot_v1_dot_storage__service__pb2.StoreResultResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -492,7 +495,7 @@ class StorageService:
             target,
             '/usp.v1.StorageService/LinkResult',
             usp_dot_v1_dot_storage__service__pb2.LinkResultRequest.SerializeToString,
-            usp_dot_v1_dot_storage__service__pb2.RecordResultResponse.FromString,
+            usp_dot_v1_dot_storage__service__pb2.LinkResultResponse.FromString,
             options,
             channel_credentials,
             insecure,
