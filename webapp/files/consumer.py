@@ -9,9 +9,9 @@ one, so one poison event neither blocks nor loses the others. A message without 
 signature (usp.message_auth) is dropped unread: only the services holding the service
 token speak for a job.
 
-The consumer keeps its database connection from one event to the next (SQLite's
-CONN_MAX_AGE of 0 would otherwise open one per event) and drops it after a failure, so
-a database restart or a broken connection is recovered from on the next message.
+The consumer keeps its database connection from one event to the next, never asking
+Django to close old connections per event, and drops it after a failure, so a database
+restart or a broken connection is recovered from on the next message.
 """
 
 from __future__ import annotations

@@ -217,6 +217,7 @@ def test_sqlite_gets_wal_a_lock_timeout_and_immediate_transactions() -> None:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         },
     )
+    assert (database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]) == (60, True)
 
 
 def test_postgres_urls_keep_persistent_health_checked_connections() -> None:
