@@ -185,15 +185,31 @@ def test_a_failing_batch_is_applied_one_by_one_and_only_the_failing_event_goes_b
     assert queued(namespace) == 1  # the poison event, back in the queue
 
 
-@pytest.mark.rabbitmq
+def broker(transport: str, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """The broker URL ("" for kombu's in-memory transport) and a namespace whose event
+    queue is declared."""
+    if transport == "memory":
+        return "", str(request.getfixturevalue("namespace"))
+    url, namespace = (
+        request.getfixturevalue("rabbitmq_url"),
+        request.getfixturevalue("broker_namespace"),
+    )
+    declare_queue(url, namespace)
+    return url, namespace
+
+
+@pytest.mark.parametrize(
+    "transport", ["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)]
+)
 def test_a_poison_event_is_tried_twice_then_dropped_and_the_others_apply(
-    rabbitmq_url: str,
-    broker_namespace: str,
+    transport: str,
+    request: pytest.FixtureRequest,
     awaiting: File,
     job_id: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    url, namespace = broker(transport, request)
     stored, poison, succeeded = lifecycle(awaiting, job_id)
 
     def failing_on_poison(real: Apply, envelope: common_pb2.EventEnvelope) -> None:
@@ -202,46 +218,17 @@ def test_a_poison_event_is_tried_twice_then_dropped_and_the_others_apply(
         real(envelope=envelope)
 
     wrap_event_apply(monkeypatch, failing_on_poison)
-    declare_queue(rabbitmq_url, broker_namespace)
-    publish(rabbitmq_url, broker_namespace, stored, poison, succeeded)
+    publish(url, namespace, stored, poison, succeeded)
 
     with (
         caplog.at_level(logging.INFO, logger="webapp.files.consumer"),
-        RunningConsumer(rabbitmq_url, broker_namespace),
+        RunningConsumer(url, namespace),
     ):
         wait_for(lambda: len(redelivered_flags(caplog)) == 2, what="the poison event tried twice")
         wait_for(lambda: file_state(awaiting) == FileState.READY, what="the other events")
+        wait_for(lambda: queued(namespace, url) == 0, what="the poison event dropped")
 
     assert redelivered_flags(caplog) == [False, True]
-    assert queued(broker_namespace, rabbitmq_url) == 0
-
-
-def test_in_the_embedded_run_too_a_poison_event_is_tried_twice_then_dropped(
-    namespace: str,
-    awaiting: File,
-    job_id: str,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    stored, poison, succeeded = lifecycle(awaiting, job_id)
-
-    def failing_on_poison(real: Apply, envelope: common_pb2.EventEnvelope) -> None:
-        if envelope.event_id == poison.event_id:
-            raise RuntimeError("the database refused this one")
-        real(envelope=envelope)
-
-    wrap_event_apply(monkeypatch, failing_on_poison)
-    publish("", namespace, stored, poison, succeeded)
-
-    with (
-        caplog.at_level(logging.INFO, logger="webapp.files.consumer"),
-        RunningConsumer("", namespace),
-    ):
-        wait_for(lambda: len(redelivered_flags(caplog)) == 2, what="the poison event tried twice")
-        wait_for(lambda: queued(namespace) == 0, what="the poison event dropped")
-
-    assert redelivered_flags(caplog) == [False, True]
-    assert file_state(awaiting) == FileState.READY
 
 
 def test_an_unreadable_event_in_a_batch_is_rejected_and_the_others_apply(
