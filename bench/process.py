@@ -51,7 +51,7 @@ from bench import machine
 from bench.client import BenchClient
 from bench.cpu import cpu_by_service, cpu_ms_per_item
 from bench.system import RABBITMQ_URL, BenchSystem, rabbitmq_reachable, started
-from bench.upload import MIB, Row, table
+from bench.upload import MIB, Row, ratio_row, table
 from processor_service import sandbox
 from processor_service.actors import step_options
 from processor_service.settings import Settings
@@ -280,14 +280,8 @@ def baseline_thumbnails_per_second(images: list[bytes], options: StepOptions) ->
 
 
 def throughput_row(figure: str, ours: float, baseline: Baseline, target: float | None) -> Row:
-    ratio = ours / baseline.per_second
-    return Row(
-        figure=figure,
-        value=f"{ours:.1f}/s",
-        baseline=f"{baseline.per_second:.1f}/s",
-        ratio=f"{ratio:.2f}",
-        target="-" if target is None else f">= {target}",
-        verdict="info" if target is None else ("PASS" if ratio >= target else "MISS"),
+    return ratio_row(
+        figure, f"{ours:.1f}/s", f"{baseline.per_second:.1f}/s", ours / baseline.per_second, target
     )
 
 

@@ -220,15 +220,13 @@ class Bench:
         ours = uploads_per_second(self.intent_and_put, count=count, threads=threads)
         our_cpu = cpu_ms_per_item(before, cpu_by_service(self.system.services), count)
         latencies = dict(self.latencies)
-        ratio = ours / theirs
         self.rows.append(
-            Row(
-                figure=f"d. {human(SMALL_SIZE)} uploads/s, intent + PUT, {threads} threads",
-                value=f"{ours:.1f}/s",
-                baseline=f"{theirs:.1f}/s",
-                ratio=f"{ratio:.2f}",
-                target=f">= {TARGETS['small']}",
-                verdict="PASS" if ratio >= TARGETS["small"] else "MISS",
+            ratio_row(
+                f"d. {human(SMALL_SIZE)} uploads/s, intent + PUT, {threads} threads",
+                f"{ours:.1f}/s",
+                f"{theirs:.1f}/s",
+                ours / theirs,
+                TARGETS["small"],
             )
         )
         self.rows.append(cpu_row(our_cpu, their_cpu))
@@ -255,15 +253,24 @@ class Bench:
 def throughput_row(
     figure: str, size: int, seconds: float, baseline_seconds: float, target: float | None
 ) -> Row:
-    ratio = baseline_seconds / seconds
-    verdict = "info" if target is None else ("PASS" if ratio >= target else "MISS")
+    return ratio_row(
+        figure,
+        f"{size / MIB / seconds:.0f} MiB/s",
+        f"{size / MIB / baseline_seconds:.0f} MiB/s",
+        baseline_seconds / seconds,
+        target,
+    )
+
+
+def ratio_row(figure: str, value: str, baseline: str, ratio: float, target: float | None) -> Row:
+    """A figure against its baseline; with a target, whether the ratio reaches it."""
     return Row(
         figure=figure,
-        value=f"{size / MIB / seconds:.0f} MiB/s",
-        baseline=f"{size / MIB / baseline_seconds:.0f} MiB/s",
+        value=value,
+        baseline=baseline,
         ratio=f"{ratio:.2f}",
         target="-" if target is None else f">= {target}",
-        verdict=verdict,
+        verdict="info" if target is None else ("PASS" if ratio >= target else "MISS"),
     )
 
 
