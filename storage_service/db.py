@@ -3,6 +3,7 @@ resumable upload sessions, and the remembered results of processing steps."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,33 @@ class UploadSession(Base):
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+def insert_on_conflict(
+    table: sa.Table, *, columns: Sequence[str], conflict: Sequence[str], update: Sequence[str] = ()
+) -> sa.TextClause:
+    """`INSERT INTO table (columns) VALUES (:column, ...) ON CONFLICT (conflict)`, then
+    DO NOTHING, or DO UPDATE SET each of `update` to the value that was to be inserted.
+
+    SQLAlchemy 2.0 compiles its dialect-specific INSERT ... ON CONFLICT constructs
+    anew at every execution (they are not cacheable); this text, in the syntax SQLite
+    and PostgreSQL share, is built once and its compiled form cached like any other
+    statement's. Its parameters carry their columns' types, so values are bound as
+    the ORM binds them (JSON serialised, datetimes as SQLite stores them).
+    """
+    inserted = [table.c[name] for name in columns]  # a name not of the table: KeyError
+    names = ", ".join(column.name for column in inserted)
+    values = ", ".join(f":{column.name}" for column in inserted)
+    action = "DO NOTHING"
+    if update:
+        assignments = (f"{table.c[name].name} = excluded.{name}" for name in update)
+        action = "DO UPDATE SET " + ", ".join(assignments)
+    keys = ", ".join(table.c[name].name for name in conflict)
+    # Identifiers only from the table's own metadata; every value is a bound parameter.
+    text = sa.text(
+        f"INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT ({keys}) {action}"  # noqa: S608
+    )
+    return text.bindparams(*(sa.bindparam(column.name, type_=column.type) for column in inserted))
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -89,8 +89,8 @@ class JobDispatcher:
 
 def _stored_original(session: Session, file_id: str) -> ObjectInfo:
     """The file's original, its reference locked so a concurrent delete waits for us."""
-    ref = lock_original(session, file_id)
-    row = None if ref is None else session.get(StoredObject, ref.sha256)
+    sha256 = lock_original(session, file_id)
+    row = None if sha256 is None else session.get(StoredObject, sha256)
     if row is None:
         raise ObjectNotFound(f"file {file_id} has no original object")
     return ObjectInfo(row.sha256, row.size, row.content_type)

@@ -11,20 +11,52 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage_service.blobs import BlobStore
-from storage_service.db import ORIGINAL, ObjectRef, StepResult, StoredObject, utcnow
+from storage_service.db import (
+    ORIGINAL,
+    ObjectRef,
+    StepResult,
+    StoredObject,
+    insert_on_conflict,
+    utcnow,
+)
 from storage_service.errors import AlreadyExists
 from storage_service.records import ObjectInfo
 
 logger = logging.getLogger(__name__)
 
 _CLAIM_ATTEMPTS = 3
+
+# The statements of the per-job paths, built once: building a statement costs more
+# CPU than running it, and these run several times per stored result. They are Core
+# statements on the tables, so no ORM object is loaded only to read one column.
+_OBJECTS = cast(sa.Table, StoredObject.__table__)
+_REFS = cast(sa.Table, ObjectRef.__table__)
+_INSERT_OBJECT = insert_on_conflict(
+    _OBJECTS, columns=["sha256", "size", "content_type", "created_at"], conflict=["sha256"]
+)
+_LOCK_OBJECT_KEY = (
+    sa.select(_OBJECTS.c.sha256)
+    .where(_OBJECTS.c.sha256 == sa.bindparam("sha256"))
+    .with_for_update()
+)
+_LOCK_REF = (
+    sa.select(_REFS.c.id, _REFS.c.sha256)
+    .where(_REFS.c.file_id == sa.bindparam("file_id"), _REFS.c.kind == sa.bindparam("kind"))
+    .with_for_update()
+)
+_INSERT_REF = sa.insert(_REFS)
+_REPOINT_REF = (
+    sa.update(_REFS)
+    .where(_REFS.c.id == sa.bindparam("ref_id"))
+    .values(sha256=sa.bindparam("new_sha256"), job_id=sa.bindparam("new_job_id"))
+)
 
 
 def claim_object(session: Session, info: ObjectInfo) -> bool:
@@ -33,25 +65,19 @@ def claim_object(session: Session, info: ObjectInfo) -> bool:
         if _insert_object(session, info):
             return True
         # The row exists: lock it. None means a concurrent delete just removed it.
-        if _lock_object(session, info.sha256) is not None:
+        if session.scalar(_LOCK_OBJECT_KEY, {"sha256": info.sha256}) is not None:
             return False
     raise RuntimeError(f"could not claim object {info.sha256}")
 
 
 def _insert_object(session: Session, info: ObjectInfo) -> bool:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(StoredObject)
-        .values(
-            sha256=info.sha256,
-            size=info.size,
-            content_type=info.content_type,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["sha256"])
-    )
-    result = session.execute(statement)
+    values = {
+        "sha256": info.sha256,
+        "size": info.size,
+        "content_type": info.content_type,
+        "created_at": utcnow(),
+    }
+    result = session.execute(_INSERT_OBJECT, values)
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -74,27 +100,22 @@ def lock_objects(session: Session, digests: Iterable[str]) -> dict[str, StoredOb
     }
 
 
-def lock_original(session: Session, file_id: str) -> ObjectRef | None:
-    """Lock the file's original reference; None when the file has none (or no longer)."""
-    return session.scalar(
-        sa.select(ObjectRef)
-        .where(ObjectRef.file_id == file_id, ObjectRef.kind == ORIGINAL)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+def lock_original(session: Session, file_id: str) -> str | None:
+    """Lock the file's original reference; returns the original's digest, None when the
+    file has none (or no longer)."""
+    row = session.execute(_LOCK_REF, {"file_id": file_id, "kind": ORIGINAL}).first()
+    return None if row is None else str(row.sha256)
 
 
 def insert_ref(
     session: Session, *, file_id: str, kind: str, sha256: str, job_id: str | None = None
-) -> ObjectRef:
+) -> None:
     """Reference an object; a second reference of the same kind is AlreadyExists."""
-    ref = ObjectRef(file_id=file_id, kind=kind, sha256=sha256, job_id=job_id)
-    session.add(ref)
+    values = {"file_id": file_id, "kind": kind, "sha256": sha256, "job_id": job_id}
     try:
-        session.flush()
+        session.execute(_INSERT_REF, values)
     except IntegrityError as exc:
         raise AlreadyExists(f"file {file_id} already has an {kind} object") from exc
-    return ref
 
 
 def upsert_ref(
@@ -133,18 +154,13 @@ def _point_ref(
     session: Session, file_id: str, kind: str, sha256: str, job_id: str | None
 ) -> str | None:
     """Point the file's `kind` at the object; returns the digest it pointed at before."""
-    existing = session.scalar(
-        sa.select(ObjectRef)
-        .where(ObjectRef.file_id == file_id, ObjectRef.kind == kind)
-        .with_for_update()
-    )
+    existing = session.execute(_LOCK_REF, {"file_id": file_id, "kind": kind}).first()
     if existing is None:
         insert_ref(session, file_id=file_id, kind=kind, sha256=sha256, job_id=job_id)
         return None
-    previous = existing.sha256
-    existing.sha256, existing.job_id = sha256, job_id
-    session.flush()
-    return previous
+    repoint = {"ref_id": existing.id, "new_sha256": sha256, "new_job_id": job_id}
+    session.execute(_REPOINT_REF, repoint)
+    return str(existing.sha256)
 
 
 def release_objects(session: Session, blobs: BlobStore, digests: Iterable[str]) -> int:

@@ -24,11 +24,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage_service.blobs import BlobStore, is_sha256
-from storage_service.db import ORIGINAL, StepResult, StoredObject, utcnow
+from storage_service.db import ORIGINAL, StepResult, StoredObject, insert_on_conflict, utcnow
 from storage_service.errors import InvalidObject, ObjectNotFound
 from storage_service.ingest import IncomingDerivative, Received, receive
 from storage_service.records import Derivative, ObjectInfo, ResultKey, StepResultInfo
@@ -38,6 +37,18 @@ logger = logging.getLogger(__name__)
 
 MAX_NAME = 64
 _KEY_COLUMNS = ["input_sha256", "step", "version", "options_digest"]
+_VALUE_COLUMNS = ["metadata", "derivatives", "created_at"]
+# Built once (see refs.py): a lookup, usually a miss, is one cached Core query.
+_RESULTS = cast(sa.Table, StepResult.__table__)
+_FIND = sa.select(_RESULTS.c.metadata.label("result_metadata"), _RESULTS.c.derivatives).where(
+    *(_RESULTS.c[column] == sa.bindparam(column) for column in _KEY_COLUMNS)
+)
+_UPSERT = insert_on_conflict(
+    _RESULTS,
+    columns=_KEY_COLUMNS + _VALUE_COLUMNS,
+    conflict=_KEY_COLUMNS,
+    update=_VALUE_COLUMNS,
+)
 
 
 def validate_key(key: ResultKey) -> None:
@@ -151,18 +162,16 @@ class StepResults:
         )
 
 
-def _find(session: Session, key: ResultKey) -> StepResult | None:
-    return session.scalar(
-        sa.select(StepResult).where(
-            StepResult.input_sha256 == key.input_sha256,
-            StepResult.step == key.step,
-            StepResult.version == key.version,
-            StepResult.options_digest == key.options_digest,
-        )
-    )
+def _find(session: Session, key: ResultKey) -> sa.Row[Any] | None:
+    """The result's metadata and derivatives, None when none is remembered."""
+    return session.execute(_FIND, _key_values(key)).first()
 
 
-def _info(key: ResultKey, row: StepResult) -> StepResultInfo:
+def _key_values(key: ResultKey) -> dict[str, Any]:
+    return {column: getattr(key, column) for column in _KEY_COLUMNS}
+
+
+def _info(key: ResultKey, row: sa.Row[Any]) -> StepResultInfo:
     derivatives = [
         Derivative(
             item["kind"], ObjectInfo(item["sha256"], int(item["size"]), item["content_type"])
@@ -185,7 +194,7 @@ def _lock_file_of(session: Session, file_id: str, key: ResultKey) -> None:
     original = lock_original(session, file_id)
     if original is None:
         raise ObjectNotFound(f"file {file_id} has no original object")
-    if original.sha256 != key.input_sha256:
+    if original != key.input_sha256:
         raise InvalidObject(f"the original of file {file_id} is not the result's input")
 
 
@@ -215,16 +224,12 @@ def _claim_objects(session: Session, derivatives: Sequence[Derivative]) -> set[s
 
 
 def _upsert(session: Session, result: StepResultInfo, derivatives: Sequence[Derivative]) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values: dict[str, Any] = {
         "metadata": result.metadata,
         "derivatives": [_derivative_json(item) for item in derivatives],
         "created_at": utcnow(),
     }
-    key = {column: getattr(result.key, column) for column in _KEY_COLUMNS}
-    statement = insert(cast(sa.Table, StepResult.__table__)).values(**key, **values)
-    session.execute(statement.on_conflict_do_update(index_elements=_KEY_COLUMNS, set_=values))
+    session.execute(_UPSERT, {**_key_values(result.key), **values})
 
 
 def _derivative_json(item: Derivative) -> dict[str, Any]:
