@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from webapp.accounts.models import User
 from webapp.core.errors import NotFound
+from webapp.core.tests.on_postgresql import check_vendor, run_on_postgresql
 from webapp.files.catalog import file_jobs_with, file_locked
 from webapp.files.models import JobState
 from webapp.files.tests.factories import file_make, job_make
@@ -90,8 +91,7 @@ def test_each_jobs_read_returns_the_files_jobs_and_the_named_ones_of_that_call(
 
 @pytest.mark.django_db(transaction=True)
 def test_locked_reads_lock_their_rows_where_the_database_locks_rows(owner: User) -> None:
-    if not connection.features.has_select_for_update:
-        pytest.skip(f"{connection.vendor} locks the whole database instead")
+    check_vendor()
     file = file_make(owner=owner)
     job_make(file=file, step="image.thumbnail")
 
@@ -99,7 +99,19 @@ def test_locked_reads_lock_their_rows_where_the_database_locks_rows(owner: User)
         file_locked(file.pk)
         file_jobs_with(file, [], lock=True)
 
+    # SQLite locks the whole database (BEGIN IMMEDIATE); PostgreSQL the rows read.
+    locks_rows = connection.vendor == "postgresql"
     selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
-    assert [sql.endswith("FOR UPDATE") for sql in selects] == [True, True]
-    with pytest.raises(TransactionManagementError):
-        file_locked(file.pk)
+    assert [sql.endswith("FOR UPDATE") for sql in selects] == [locks_rows, locks_rows]
+    if locks_rows:
+        with pytest.raises(TransactionManagementError):
+            file_locked(file.pk)
+
+
+@pytest.mark.postgres
+def test_locked_reads_lock_their_rows_on_postgresql(postgres_database: str) -> None:
+    run_on_postgresql(
+        __file__,
+        "test_locked_reads_lock_their_rows_where_the_database_locks_rows",
+        postgres_database,
+    )

@@ -7,13 +7,9 @@ conditional UPDATE has to hold under real row-level concurrency.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -21,21 +17,19 @@ from rest_framework.test import APIClient
 
 from webapp.accounts.models import Usage, User
 from webapp.accounts.tests.factories import token_make
+from webapp.core.tests.on_postgresql import check_vendor, run_on_postgresql
 from webapp.files.models import File, FileState
 from webapp.files.tests.fake_storage import FakeStorageServer
 
-ROOT = Path(__file__).resolve().parents[3]
 MIB = 1024 * 1024
 PARALLEL = 20
-EXPECTED_VENDOR = "USP_TEST_EXPECTED_DATABASE_VENDOR"
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_intents_never_overshoot_the_quota(
     user: User, fake_storage: FakeStorageServer, usp_settings: Callable[..., None]
 ) -> None:
-    if os.environ.get(EXPECTED_VENDOR):
-        assert connection.vendor == os.environ[EXPECTED_VENDOR]
+    check_vendor()
     usp_settings(quota_bytes=10 * MIB)
     key = token_make(user)
     start = threading.Barrier(PARALLEL)
@@ -64,22 +58,6 @@ def test_concurrent_intents_never_overshoot_the_quota(
 def test_concurrent_intents_never_overshoot_the_quota_on_postgresql(
     postgres_database: str,
 ) -> None:
-    test = f"{Path(__file__).relative_to(ROOT)}::test_concurrent_intents_never_overshoot_the_quota"
-    environ = {
-        **os.environ,
-        "USP_DATABASE_URL": postgres_database,
-        EXPECTED_VENDOR: "postgresql",
-    }
-
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", test, "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    run_on_postgresql(
+        __file__, "test_concurrent_intents_never_overshoot_the_quota", postgres_database
     )
-
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "1 passed" in result.stdout
