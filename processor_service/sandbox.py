@@ -223,8 +223,9 @@ def _accepting(limits: SandboxLimits, request: tuple[Any, ...]) -> Decoder:
         decoder.end()
     decoder = Decoder.start(limits)
     if not decoder.submit(request):
+        failure = _death(decoder.process)  # read before end() frees the process
         decoder.end()
-        raise _death(decoder.process)
+        raise failure
     return decoder
 
 

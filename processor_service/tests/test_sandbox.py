@@ -425,3 +425,12 @@ def test_idle_children_are_ended_on_request(input_file: Path) -> None:
 
     assert not is_running(pid)
     assert multiprocessing.active_children() == []
+
+
+def test_a_child_that_dies_before_taking_its_job_is_a_decoder_failure(input_file: Path) -> None:
+    # With 1 MiB of address space the child cannot even read the request.
+    limits = SandboxLimits(memory_bytes=1024 * 1024, cpu_seconds=10, wall_seconds=20)
+
+    error = failure(reports_its_pid, input_file, limits)
+
+    assert (error.code, error.message) == ("decoder_crashed", "the decoder exited with status 1")
