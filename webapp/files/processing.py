@@ -27,6 +27,20 @@ logger = logging.getLogger(__name__)
 
 # Dramatiq's largest backoff exponent; beyond it the wait no longer grows.
 _MAX_EXPONENT = 32
+# Every column a job event may change; the others (file, step, position, superseded,
+# created_at) only a dispatch or a reprocess writes.
+_JOB_EVENT_FIELDS = (
+    "state",
+    "attempts",
+    "error",
+    "error_code",
+    "error_class",
+    "next_retry_at",
+    "last_sequence",
+    "started_at",
+    "finished_at",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True)
@@ -50,11 +64,14 @@ class DerivativeStored:
 @dataclass(frozen=True)
 class _JobRows:
     """What a job event changes, locked: the file, the job, and every job of the file
-    (the job among them), which the file's state follows."""
+    (the job among them), which the file's state follows; and the file's state and
+    metadata as read, so that a file the event leaves as it was is not written."""
 
     file: File
     job: Job
     jobs: dict[uuid.UUID, Job]
+    file_state: str
+    file_metadata: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -170,14 +187,38 @@ def _rows_for_event(event: JobEvent) -> _JobRows | None:
         )
         return None
     job.last_sequence = event.sequence
-    return _JobRows(file=file, job=job, jobs=jobs)
+    return _JobRows(
+        file=file, job=job, jobs=jobs, file_state=file.state, file_metadata=file.metadata
+    )
 
 
 def _job_save_and_refresh(rows: _JobRows) -> None:
-    # A job the event created is inserted straight away, not first tried as an update.
-    rows.job.save(force_insert=rows.job._state.adding)
+    _job_save(rows.job)
     file_state_follow(rows.file, rows.jobs.values())
-    rows.file.save(update_fields=["state", "metadata", "updated_at"])
+    _file_save_changes(rows)
+
+
+def _job_save(job: Job) -> None:
+    """A job the event created is inserted straight away, not first tried as an update;
+    an existing one gets only the columns events write."""
+    if job._state.adding:
+        job.save(force_insert=True)
+    else:
+        job.save(update_fields=_JOB_EVENT_FIELDS)
+
+
+def _file_save_changes(rows: _JobRows) -> None:
+    """Write the file's state and metadata where the event changed them, nothing when it
+    changed neither (most events leave a processing file processing): its `updated_at`
+    says when the file itself last changed."""
+    file = rows.file
+    changed = [
+        name
+        for name, before in (("state", rows.file_state), ("metadata", rows.file_metadata))
+        if getattr(file, name) != before
+    ]
+    if changed:
+        file.save(update_fields=[*changed, "updated_at"])
 
 
 def _derivatives_upsert(file: File, derivatives: Sequence[DerivativeStored]) -> None:

@@ -43,10 +43,11 @@ def test_each_event_is_a_handful_of_queries_whatever_its_jobs_and_derivatives(
     job_id = job_ids[THUMB]
     thumbnails = [derivative("thumbnail-256", "cd" * 32), derivative("thumbnail-1024", "ef" * 32)]
 
-    # Each: a savepoint, the file, its jobs (one read), the writes, the file, the release.
+    # Each: a savepoint, the file, its jobs (one read), the writes, the file when it
+    # changed, the release.
     with django_assert_num_queries(6):  # one insert for the three jobs
         apply(stored(uploaded, job_ids))
-    with django_assert_num_queries(6):  # the job
+    with django_assert_num_queries(5):  # the job; the file, still processing, is not written
         apply(started(uploaded, job_id, THUMB))
     with django_assert_num_queries(7):  # one upsert for both derivatives, the job
         apply(succeeded(uploaded, job_id, THUMB, {"width": 256}, thumbnails))
@@ -106,3 +107,22 @@ def test_file_stored_puts_a_job_an_event_created_first_at_its_dispatched_positio
     ]
     uploaded.refresh_from_db()
     assert uploaded.state == FileState.PROCESSING
+
+
+def test_a_job_event_writes_the_file_only_when_its_state_or_metadata_changes(
+    uploaded: File, job_ids: dict[str, str]
+) -> None:
+    job_id = job_ids[THUMB]
+    apply(stored(uploaded, {THUMB: job_id}))
+    uploaded.refresh_from_db()
+    stored_at = uploaded.updated_at
+
+    apply(started(uploaded, job_id, THUMB))  # still processing
+    uploaded.refresh_from_db()
+    assert (uploaded.state, uploaded.updated_at) == (FileState.PROCESSING, stored_at)
+
+    apply(succeeded(uploaded, job_id, THUMB, {"width": 256}, []))
+    uploaded.refresh_from_db()
+    assert uploaded.state == FileState.READY
+    assert uploaded.metadata[THUMB] == {"width": 256}
+    assert uploaded.updated_at > stored_at
