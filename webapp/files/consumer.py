@@ -202,11 +202,9 @@ class EventConsumer(ConsumerMixin):
         return True
 
     def _apply(self, envelope: common_pb2.EventEnvelope, message: kombu.Message) -> None:
-        """Apply one event in the transaction of the service call it makes (every
-        handler makes one), so it commits before the acknowledgement without the
-        savepoint an enclosing transaction would add."""
         try:
-            event_apply(envelope=envelope)
+            with transaction.atomic():
+                event_apply(envelope=envelope)
         except UnreadableEvent as exc:
             self._discard(message, str(exc))
             return

@@ -14,7 +14,6 @@ import kombu
 import pytest
 from django.db import connection, transaction
 from django.db.backends.signals import connection_created
-from django.test.utils import CaptureQueriesContext
 
 from tests.waiting import wait_for
 from usp import events
@@ -150,21 +149,6 @@ def test_a_lone_event_is_applied_without_waiting_for_others(
         pass
 
     assert time.monotonic() - started < 1
-    assert file_state(awaiting) == FileState.PROCESSING
-    assert queued(namespace) == 0
-
-
-def test_a_lone_event_is_applied_in_its_service_transaction_without_a_savepoint(
-    namespace: str, awaiting: File, job_id: str, in_this_thread: EventConsumer
-) -> None:
-    with CaptureQueriesContext(connection) as queries:
-        for envelope in (stored_envelope(awaiting, job_id), started_envelope(awaiting, job_id)):
-            publish("", namespace, envelope)
-            # The first step takes the event; the second finds nothing more and applies it.
-            for _ in in_this_thread.consume(limit=2, safety_interval=5):
-                pass
-
-    assert [q["sql"] for q in queries.captured_queries if "SAVEPOINT" in q["sql"]] == []
     assert file_state(awaiting) == FileState.PROCESSING
     assert queued(namespace) == 0
 
