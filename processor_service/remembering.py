@@ -11,7 +11,6 @@ A job that computes stores its result together with its derivatives
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -26,9 +25,12 @@ logger = logging.getLogger(__name__)
 
 
 def options_digest(step: Step, options: StepOptions) -> str:
-    """SHA-256 hex of the canonical JSON of the options `step`'s result depends on."""
-    chosen = dataclasses.asdict(options)
-    values = {name: chosen[name] for name in step.option_names}
+    """SHA-256 hex of the canonical JSON of the options `step`'s result depends on.
+
+    The options are plain values and tuples of them, which JSON renders as they are;
+    `dataclasses.asdict` would deep-copy every field on every job first.
+    """
+    values = {name: getattr(options, name) for name in step.option_names}
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -95,7 +95,6 @@ class EventPublisher:
             content_encoding="binary",
             delivery_mode=2,
             headers={EVENT_SIGNATURE_HEADER: sign_event(body, self._key)},
-            declare=[self._exchange],
         )
         logger.debug(
             "event published",
@@ -103,7 +102,13 @@ class EventPublisher:
         )
 
     def _connect(self) -> kombu.Producer:
-        self._producer = kombu.Producer(self._connection.channel(), exchange=self._exchange)
+        # With auto_declare kombu makes sure of the producer's exchange before each
+        # publish (declared once per connection; bound to the producer's channel, and
+        # rebound when kombu revives it). An unbound exchange passed as `declare=` was
+        # deep-copied on every publish.
+        self._producer = kombu.Producer(
+            self._connection.channel(), exchange=self._exchange, auto_declare=True
+        )
         return self._producer
 
     def close(self) -> None:
