@@ -15,11 +15,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import grpc
 from dramatiq.middleware.time_limit import TimeLimitExceeded
@@ -133,9 +132,8 @@ def run_step(
 @contextmanager
 def fetch_verified(storage: StorageClient, expected: StoredObject) -> Iterator[BinaryIO]:
     """The object's bytes in a named temporary file, rewound, once their SHA-256 is
-    proven to be `expected`'s; the file is emptied when the job is done with it."""
-    spool = _thread_spool()
-    try:
+    proven to be `expected`'s."""
+    with tempfile.NamedTemporaryFile(prefix="usp-input-") as spool:
         digest = hashlib.sha256()
         for chunk in _read(storage, expected.sha256):
             digest.update(chunk)
@@ -144,33 +142,6 @@ def fetch_verified(storage: StorageClient, expected: StoredObject) -> Iterator[B
         spool.flush()
         spool.seek(0)
         yield cast(BinaryIO, spool)
-    finally:
-        _empty(spool)
-
-
-# Each worker thread's input file. Creating and deleting a file per job cost about
-# twice the CPU of emptying one; the file goes when its thread ends.
-_spools = threading.local()
-
-
-def _thread_spool() -> IO[bytes]:
-    spool: IO[bytes] | None = getattr(_spools, "file", None)
-    if spool is None or spool.closed:
-        # Kept open across the thread's jobs, so no context manager.
-        spool = _spools.file = tempfile.NamedTemporaryFile(prefix="usp-input-")  # noqa: SIM115
-    return spool
-
-
-def _empty(spool: IO[bytes]) -> None:
-    """No input outlives its job on disk; a file a step closed is replaced next job."""
-    if spool.closed:
-        return
-    try:
-        spool.seek(0)
-        spool.truncate()
-    except OSError:
-        spool.close()
-        raise
 
 
 def _read(storage: StorageClient, sha256: str) -> Iterator[bytes]:
