@@ -55,6 +55,5 @@ def event_tap(settings: Settings) -> Iterator[EventTap]:
 
 @pytest.fixture
 def harness(settings: Settings) -> Iterator[Harness]:
-    harness = Harness(settings)
-    yield harness
-    harness.stop()
+    with Harness(settings) as harness:
+        yield harness

@@ -19,7 +19,8 @@ FILE_ID = "file-1"
 
 
 class Harness:
-    """A StubBroker with a started worker, and the way storage enqueues a task."""
+    """A StubBroker with a started worker, and the way storage enqueues a task; as a
+    context manager, the worker is stopped at the end of the block."""
 
     def __init__(self, settings: Settings) -> None:
         self.key = message_key(settings.service_token)
@@ -80,6 +81,12 @@ class Harness:
 
     def stop(self) -> None:
         self.worker.stop(timeout=5_000)
+
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
 
 def payload(envelope: common_pb2.EventEnvelope) -> Any:

@@ -161,13 +161,10 @@ def test_unavailable_storage_is_reported_as_retrying_and_the_retry_succeeds(
 def test_last_allowed_attempt_reports_that_no_retry_follows(
     settings: Settings, fake_storage: FakeStorage, event_tap: EventTap
 ) -> None:
-    harness = Harness(dataclasses.replace(settings, max_retries=1))
-    original = fake_storage.put(b"some bytes")
-    fake_storage.failing_reads = 5
-    try:
+    with Harness(dataclasses.replace(settings, max_retries=1)) as harness:
+        original = fake_storage.put(b"some bytes")
+        fake_storage.failing_reads = 5
         job_id = harness.process("checksum", original)
-    finally:
-        harness.stop()
 
     failures = [payload(e) for e in event_tap.drain() if e.type == "job.failed"]
     assert [(f.attempt, f.will_retry, f.error.transient) for f in failures] == [
@@ -234,11 +231,8 @@ def test_step_running_past_the_time_limit_is_reported_as_a_transient_failure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(REGISTRY, "busy", Step("busy", 1, _busy_until_interrupted))
-    harness = Harness(dataclasses.replace(settings, step_time_limit_ms=50, max_retries=0))
-    try:
+    with Harness(dataclasses.replace(settings, step_time_limit_ms=50, max_retries=0)) as harness:
         harness.process("busy", fake_storage.put(b"bytes"))
-    finally:
-        harness.stop()
 
     [failed] = [payload(e) for e in event_tap.drain() if e.type == "job.failed"]
     assert (failed.error.code, failed.error.transient, failed.will_retry) == (

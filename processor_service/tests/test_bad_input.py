@@ -206,17 +206,14 @@ def test_bad_inputs_fail_clearly_or_succeed_while_good_jobs_beside_them_succeed(
 def test_a_40000_pixel_png_let_past_the_pixel_limit_runs_out_of_decoder_memory(
     settings: Settings, fake_storage: FakeStorage, event_tap: EventTap
 ) -> None:
-    harness = Harness(dataclasses.replace(settings, max_pixels=2_000_000_000))
-    original = stored(fake_storage, huge_png(), "image/png")
-    reset_peak_rss()
-    baseline = peak_rss_bytes()
-    try:
+    with Harness(dataclasses.replace(settings, max_pixels=2_000_000_000)) as harness:
+        original = stored(fake_storage, huge_png(), "image/png")
+        reset_peak_rss()
+        baseline = peak_rss_bytes()
         job_id = harness.process("image.thumbnail", original)
         image_job = harness.process(
             "image.thumbnail", stored(fake_storage, png(64, 64), "image/png")
         )
-    finally:
-        harness.stop()
 
     results = outcomes(event_tap.drain())
     assert results[job_id] == [

@@ -79,11 +79,8 @@ def test_a_decoder_that_dies_fails_the_job_after_two_attempts(
 def test_with_one_crash_allowed_the_first_crash_fails_the_job(
     settings: Settings, fake_storage: FakeStorage, event_tap: EventTap
 ) -> None:
-    harness = Harness(dataclasses.replace(settings, decoder_max_crashes=1))
-    try:
+    with Harness(dataclasses.replace(settings, decoder_max_crashes=1)) as harness:
         job_id = harness.process("test.segfault", fake_storage.put(b"hostile bytes"))
-    finally:
-        harness.stop()
 
     assert outcomes(event_tap.drain()) == {job_id: [("job.failed", 1, "decoder_crashed", False)]}
 
@@ -114,12 +111,9 @@ def test_a_sandboxed_step_past_the_time_limit_is_stopped_and_its_child_killed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(REGISTRY, "test.sleep", Step("test.sleep", 1, sleeps, isolated=True))
-    harness = Harness(dataclasses.replace(settings, step_time_limit_ms=500, max_retries=0))
-    started = time.monotonic()
-    try:
+    with Harness(dataclasses.replace(settings, step_time_limit_ms=500, max_retries=0)) as harness:
+        started = time.monotonic()
         job_id = harness.process("test.sleep", fake_storage.put(b"bytes"))
-    finally:
-        harness.stop()
 
     assert time.monotonic() - started < 10
     [(event, attempt, code, will_retry)] = outcomes(event_tap.drain())[job_id]
@@ -138,12 +132,10 @@ def test_a_worker_thread_s_decoder_runs_its_next_jobs_until_the_worker_stops(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(REGISTRY, "test.pid", Step("test.pid", 1, reports_its_pid, isolated=True))
-    harness = Harness(dataclasses.replace(settings, worker_threads=1, decoder_jobs_per_process=3))
-    try:
+    reusing = dataclasses.replace(settings, worker_threads=1, decoder_jobs_per_process=3)
+    with Harness(reusing) as harness:
         for n in range(4):
             harness.process("test.pid", fake_storage.put(b"input %d" % n))
-    finally:
-        harness.stop()
 
     succeeded = [payload(e) for e in event_tap.drain() if e.type == "job.succeeded"]
     pids = [int(message.metadata["pid"]) for message in succeeded]

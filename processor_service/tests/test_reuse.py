@@ -186,12 +186,9 @@ def test_other_thumbnail_sizes_name_another_result_and_recompute(
 ) -> None:
     original = fake_storage.put(png(640, 480))
     for sizes, file_id in (((256, 1024), "file-a"), ((128,), "file-b"), ((256, 1024), "file-c")):
-        harness = Harness(dataclasses.replace(settings, thumbnail_sizes=sizes))
-        try:
+        with Harness(dataclasses.replace(settings, thumbnail_sizes=sizes)) as harness:
             harness.submit("image.thumbnail", original, file_id=file_id)
             harness.settle()
-        finally:
-            harness.stop()
 
     assert fake_storage.reads == [original.checksum.sha256] * 2
     assert sorted(kind for file_id, kind in fake_storage.refs if file_id == "file-b") == [

@@ -39,11 +39,8 @@ def test_a_job_reads_and_stores_through_a_mutual_tls_storage(
 ) -> None:
     target, fake = tls_storage
     tls_settings = dataclasses.replace(settings, storage_target=target, grpc_tls=pki.service)
-    harness = Harness(tls_settings)
-    try:
+    with Harness(tls_settings) as harness:
         job_id = harness.process("image.thumbnail", fake.put(png(64, 48)))
-    finally:
-        harness.stop()
 
     assert [(e.type, e.job_id) for e in event_tap.drain()] == [
         ("job.started", job_id),
@@ -57,11 +54,8 @@ def test_without_the_certificate_the_processor_cannot_reach_it(
 ) -> None:
     target, fake = tls_storage
     plaintext = dataclasses.replace(settings, storage_target=target, max_retries=0)
-    harness = Harness(plaintext)
-    try:
+    with Harness(plaintext) as harness:
         job_id = harness.process("image.thumbnail", fake.put(png(64, 48)))
-    finally:
-        harness.stop()
 
     assert [(e.type, e.job_id) for e in event_tap.drain()] == [
         ("job.started", job_id),
