@@ -26,14 +26,13 @@ from storage_service.errors import (
     ObjectNotFound,
     OutOfRange,
 )
-from storage_service.ingest import Declared, Received, receive
+from storage_service.ingest import Declared, receive
 from storage_service.records import Job, ObjectInfo, OutboxEntry, WriteOutcome
 from storage_service.refs import (
     claim_object,
     insert_ref,
     lock_original,
     release_objects,
-    upsert_ref,
 )
 
 logger = logging.getLogger(__name__)
@@ -132,32 +131,6 @@ class Storage:
         self._on_commit()
         return outcome
 
-    def write_derivative(
-        self,
-        *,
-        file_id: str,
-        kind: str,
-        job_id: str,
-        chunks: Iterable[bytes],
-        declared_size: int | None = None,
-        declared_sha256: str = "",
-    ) -> WriteOutcome:
-        """Store (or replace) the derivative `kind` of a file that has an original."""
-        _require(file_id, "file_id")
-        _require(kind, "derivative kind")
-        if kind == ORIGINAL:
-            raise InvalidObject(f"{ORIGINAL!r} is not a derivative kind")
-        self._require_original(file_id)
-        received = receive(
-            chunks, blobs=self._blobs, declared=Declared(declared_size, declared_sha256)
-        )
-        outcome = self._commit_derivative(file_id, kind, job_id, received)
-        logger.info(
-            "derivative stored",
-            extra={"fields": _log_fields(file_id, outcome, kind=kind, job_id=job_id)},
-        )
-        return outcome
-
     def stat(self, sha256: str) -> ObjectInfo:
         _require_sha256(sha256)
         with self._sessions() as session:
@@ -208,10 +181,6 @@ class Storage:
         if self.has_original(file_id):
             raise AlreadyExists(f"file {file_id} already has an original object")
 
-    def _require_original(self, file_id: str) -> None:
-        if self._original_sha256(file_id) is None:
-            raise ObjectNotFound(f"file {file_id} has no original object")
-
     def _original_sha256(self, file_id: str) -> str | None:
         with self._sessions() as session:
             return session.scalar(
@@ -242,28 +211,6 @@ class Storage:
         finally:
             blob.abort()
         return WriteOutcome(info, created, jobs)
-
-    def _commit_derivative(
-        self, file_id: str, kind: str, job_id: str, received: Received
-    ) -> WriteOutcome:
-        info = ObjectInfo(received.sha256, received.size, received.content_type)
-        try:
-            with self._sessions.begin() as session:
-                if lock_original(session, file_id) is None:
-                    raise ObjectNotFound(f"file {file_id} has no original object")
-                created = claim_object(session, info)
-                received.writer.commit()
-                upsert_ref(
-                    session,
-                    self._blobs,
-                    file_id=file_id,
-                    kind=kind,
-                    sha256=info.sha256,
-                    job_id=job_id or None,
-                )
-        finally:
-            received.writer.abort()
-        return WriteOutcome(info, created)
 
 
 def add_outbox(session: Session, entries: Iterable[OutboxEntry]) -> None:

@@ -218,25 +218,15 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
         header = _header(request_iterator)
         chunks = _chunks(request_iterator)
         declared_size = header.declared_size if header.HasField("declared_size") else None
-        if header.HasField("derivative_of"):
-            outcome = self._storage.write_derivative(
-                file_id=header.file_id,
-                kind=header.derivative_of.kind,
-                job_id=header.derivative_of.job_id,
-                chunks=chunks,
-                declared_size=declared_size,
-                declared_sha256=header.declared_sha256,
-            )
-        else:
-            outcome = self._storage.write_original(
-                file_id=header.file_id,
-                chunks=chunks,
-                name=header.name,
-                declared_size=declared_size,
-                declared_sha256=header.declared_sha256,
-                pipeline=list(header.pipeline),
-                allowed_types=list(header.allowed_types),
-            )
+        outcome = self._storage.write_original(
+            file_id=header.file_id,
+            chunks=chunks,
+            name=header.name,
+            declared_size=declared_size,
+            declared_sha256=header.declared_sha256,
+            pipeline=list(header.pipeline),
+            allowed_types=list(header.allowed_types),
+        )
         return _write_response(outcome)
 
     @translate_errors

@@ -204,12 +204,11 @@ class StorageClient:
         declared_size: int | None = None,
         declared_sha256: str = "",
         pipeline: Sequence[str] = (),
-        derivative_kind: str = "",
-        job_id: str = "",
         allowed_types: Sequence[str] = (),
     ) -> WriteResult:
-        """Stream an object to storage; it is committed only when fully verified (and,
-        with `allowed_types`, only when its sniffed type matches one of them)."""
+        """Stream a file's original to storage; it is committed only when fully verified
+        (and, with `allowed_types`, only when its sniffed type matches one of them).
+        Derivatives go with their step's result (store_result)."""
         header = storage_service_pb2.WriteHeader(
             file_id=file_id,
             name=name,
@@ -219,10 +218,6 @@ class StorageClient:
         )
         if declared_size is not None:
             header.declared_size = declared_size
-        if derivative_kind:
-            header.derivative_of.CopyFrom(
-                storage_service_pb2.DerivativeOf(kind=derivative_kind, job_id=job_id)
-            )
 
         def requests() -> Iterator[storage_service_pb2.WriteObjectRequest]:
             yield storage_service_pb2.WriteObjectRequest(header=header)

@@ -135,30 +135,6 @@ def test_second_original_for_the_same_file_is_already_exists(client: StorageClie
         client.stat_object(sha(b"other bytes"))
 
 
-def test_derivative_is_stored_for_a_file_and_replaced_by_a_newer_one(
-    client: StorageClient, settings: Settings
-) -> None:
-    client.write_object([TEXT], file_id="file-1")
-    first = client.write_object(
-        [b"thumb v1"], file_id="file-1", derivative_kind="thumbnail-256", job_id="job-1"
-    )
-    second = client.write_object(
-        [b"thumb v2"], file_id="file-1", derivative_kind="thumbnail-256", job_id="job-2"
-    )
-
-    assert (first.jobs, second.jobs) == ([], [])
-    assert not blob_path(settings, sha(b"thumb v1")).exists()
-    assert b"".join(client.read_object(sha(b"thumb v2"))) == b"thumb v2"
-    assert client.delete_file("file-1") == 2
-
-
-def test_derivative_of_a_file_without_original_is_not_found(client: StorageClient) -> None:
-    with pytest.raises(ServiceError) as excinfo:
-        client.write_object([b"x"], file_id="gone", derivative_kind="thumbnail-256", job_id="j")
-
-    assert excinfo.value.status == grpc.StatusCode.NOT_FOUND
-
-
 def test_read_beyond_the_end_is_out_of_range(client: StorageClient) -> None:
     client.write_object([TEXT], file_id="file-1")
 

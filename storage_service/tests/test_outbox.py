@@ -16,7 +16,7 @@ from storage_service.server import StorageServer
 from storage_service.tests.conftest import FlakyBroker
 from tests.waiting import wait_for
 from usp import events, jobs
-from usp.storage_client import StorageClient
+from usp.storage_client import DerivativeUpload, ResultKey, StorageClient
 from usp.v1 import common_pb2, processor_service_pb2, storage_service_pb2
 
 DATA = b"plain text to process\n"
@@ -122,10 +122,16 @@ def test_upload_commits_while_the_broker_is_down_and_is_dispatched_once_it_is_ba
     assert [row.last_error for row in outbox_rows(sessions)] == [None, None, None]
 
 
-def test_derivative_writes_dispatch_nothing(
+def test_storing_a_step_result_dispatches_nothing(
     client: StorageClient, sessions: sessionmaker[Session]
 ) -> None:
     client.write_object([DATA], file_id="file-1", pipeline=["checksum"])
-    client.write_object([b"thumb"], file_id="file-1", derivative_kind="thumbnail-256", job_id="j")
+    client.store_result(
+        ResultKey(SHA, "image.thumbnail", 1, ""),
+        file_id="file-1",
+        job_id="j",
+        metadata={},
+        derivatives=[DerivativeUpload("thumbnail-256", [b"thumb"], size=5)],
+    )
 
     assert [row.kind for row in outbox_rows(sessions)] == ["event", "job"]

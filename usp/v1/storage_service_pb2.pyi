@@ -20,30 +20,20 @@ class WriteObjectRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[WriteHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class WriteHeader(_message.Message):
-    __slots__ = ("file_id", "declared_size", "declared_sha256", "name", "pipeline", "derivative_of", "allowed_types")
+    __slots__ = ("file_id", "declared_size", "declared_sha256", "name", "pipeline", "allowed_types")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     DECLARED_SIZE_FIELD_NUMBER: _ClassVar[int]
     DECLARED_SHA256_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
-    DERIVATIVE_OF_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_TYPES_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     declared_size: int
     declared_sha256: str
     name: str
     pipeline: _containers.RepeatedScalarFieldContainer[str]
-    derivative_of: DerivativeOf
     allowed_types: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, file_id: _Optional[str] = ..., declared_size: _Optional[int] = ..., declared_sha256: _Optional[str] = ..., name: _Optional[str] = ..., pipeline: _Optional[_Iterable[str]] = ..., derivative_of: _Optional[_Union[DerivativeOf, _Mapping]] = ..., allowed_types: _Optional[_Iterable[str]] = ...) -> None: ...
-
-class DerivativeOf(_message.Message):
-    __slots__ = ("kind", "job_id")
-    KIND_FIELD_NUMBER: _ClassVar[int]
-    JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    kind: str
-    job_id: str
-    def __init__(self, kind: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, file_id: _Optional[str] = ..., declared_size: _Optional[int] = ..., declared_sha256: _Optional[str] = ..., name: _Optional[str] = ..., pipeline: _Optional[_Iterable[str]] = ..., allowed_types: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WriteObjectResponse(_message.Message):
     __slots__ = ("object", "jobs", "created")

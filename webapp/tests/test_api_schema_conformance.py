@@ -29,6 +29,7 @@ from webapp.files.models import File, JobState
 from webapp.files.services import file_mark_stored
 from webapp.files.storage import get_storage_client
 from webapp.files.tests.factories import derivative_make, job_make
+from webapp.files.tests.in_process_storage import store_derivative
 from webapp.tests.conftest import RealStorage
 
 # Few examples, the same every run (deterministic: Hypothesis's derandomize): the module
@@ -123,7 +124,14 @@ def owner_key(
     job_make(file=text, step="text.stats", state=JobState.FAILED, id=FAILED_JOB, error="boom")
     image = _stored(user, IMAGE_FILE, "photo.png", _png(32, 24))
     thumbnail = _png(8, 6)
-    _write(IMAGE_FILE, thumbnail, derivative_kind=THUMBNAIL, job_id=str(uuid.uuid4()))
+    store_derivative(
+        get_storage_client(),
+        original_sha256=image.sha256,
+        file_id=str(IMAGE_FILE),
+        kind=THUMBNAIL,
+        data=thumbnail,
+        job_id=str(uuid.uuid4()),
+    )
     derivative_make(file=image, kind=THUMBNAIL, data=thumbnail, content_type="image/png")
     usage_reserve(user=user, size=100)
     File.objects.create(id=PENDING_FILE, owner=user, name="later.bin", charged_bytes=100)

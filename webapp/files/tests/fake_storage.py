@@ -101,9 +101,7 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         if header.declared_sha256 and header.declared_sha256 != sha256:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "SHA-256 differs from the declared one")
         content_type = sniff(data)
-        if not header.derivative_of.kind and not type_allowed(
-            content_type, list(header.allowed_types)
-        ):
+        if not type_allowed(content_type, list(header.allowed_types)):
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"type_not_allowed: {content_type} is not one of {', '.join(header.allowed_types)}",
@@ -113,11 +111,7 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
             self.blobs[sha256] = data
             self.files.setdefault(header.file_id, set()).add(sha256)
             self.headers.append(header)
-        steps = (
-            []
-            if header.derivative_of.kind
-            else (list(header.pipeline) or default_pipeline(content_type))
-        )
+        steps = list(header.pipeline) or default_pipeline(content_type)
         return storage_service_pb2.WriteObjectResponse(
             object=_info(sha256, len(data), content_type),
             jobs=[common_pb2.JobRef(job_id=str(uuid.uuid4()), step=step) for step in steps],

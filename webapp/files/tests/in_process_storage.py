@@ -15,6 +15,7 @@ import dramatiq
 from django.db import connection
 
 from usp import jobs
+from usp.storage_client import DerivativeUpload, ResultKey, StorageClient, StoredObject
 from usp.v1 import common_pb2
 from webapp.files.events import event_apply
 
@@ -75,3 +76,25 @@ def storage_in_process(
         server.stop(0)
         if own_broker is not None:
             own_broker.close()
+
+
+def store_derivative(
+    client: StorageClient,
+    *,
+    original_sha256: str,
+    file_id: str,
+    kind: str,
+    data: bytes,
+    job_id: str = "",
+) -> StoredObject:
+    """A derivative of the file with these bytes, stored as a step's result would be (a
+    result of a step of the same name as the kind); the object as stored."""
+    key = ResultKey(original_sha256, kind, 1, "")
+    [stored] = client.store_result(
+        key,
+        file_id=file_id,
+        job_id=job_id,
+        metadata={},
+        derivatives=[DerivativeUpload(kind, [data], size=len(data))],
+    )
+    return stored.object

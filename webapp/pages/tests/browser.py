@@ -28,7 +28,7 @@ from usp.v1 import common_pb2, processor_service_pb2
 from webapp.accounts.models import User
 from webapp.files.events import event_apply
 from webapp.files.models import File, Job
-from webapp.files.tests.in_process_storage import storage_in_process
+from webapp.files.tests.in_process_storage import storage_in_process, store_derivative
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -151,14 +151,15 @@ def _apply(event_type: str, job: Job, payload: Any) -> None:
 
 def _store_thumbnail(storage: RunningStorage, job: Job, data: bytes) -> common_pb2.Derivative:
     with storage.client() as client:
-        result = client.write_object(
-            [data],
+        stored = store_derivative(
+            client,
+            original_sha256=job.file.sha256,
             file_id=str(job.file_id),
-            derivative_kind=THUMBNAIL_KIND,
+            kind=THUMBNAIL_KIND,
+            data=data,
             job_id=str(job.id),
-            declared_size=len(data),
         )
-    return common_pb2.Derivative(kind=THUMBNAIL_KIND, object=object_to_proto(result.object))
+    return common_pb2.Derivative(kind=THUMBNAIL_KIND, object=object_to_proto(stored))
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from webapp.accounts.models import User
 from webapp.files.models import Derivative, File
+from webapp.files.tests import in_process_storage
 from webapp.pages.tests.browser import (
     RunningStorage,
     SignedInBrowser,
@@ -107,8 +108,8 @@ def upload_through_the_page(page: Any, base_url: str, files: list[Path]) -> list
 def store_derivative(storage: RunningStorage, file: File, data: bytes) -> None:
     """A derivative of the file with these bytes, as if a step had produced it."""
     with storage.client() as client:
-        client.write_object(
-            [data], file_id=str(file.id), derivative_kind=SVG_KIND, declared_size=len(data)
+        in_process_storage.store_derivative(
+            client, original_sha256=file.sha256, file_id=str(file.id), kind=SVG_KIND, data=data
         )
     Derivative.objects.create(
         file=file,
