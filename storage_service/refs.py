@@ -118,19 +118,6 @@ def insert_ref(
         raise AlreadyExists(f"file {file_id} already has an {kind} object") from exc
 
 
-def upsert_ref(
-    session: Session,
-    blobs: BlobStore,
-    *,
-    file_id: str,
-    kind: str,
-    sha256: str,
-    job_id: str | None,
-) -> None:
-    """Point the file's `kind` at the object, releasing what it pointed at before."""
-    upsert_refs(session, blobs, file_id=file_id, objects={kind: sha256}, job_id=job_id)
-
-
 def upsert_refs(
     session: Session,
     blobs: BlobStore,
