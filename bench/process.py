@@ -12,6 +12,9 @@ e. thumbnails per second from commit to thumbnail-256 stored, with two processor
    wait in RabbitMQ; the clock runs from the processors going on to the last thumbnail
    stored: the jobs, storage serving them and the webapp applying their events are in
    the figure, the uploads before the commit are not (the baseline uploads nothing).
+   The baseline runs just before and just after, and their mean is the figure: this
+   virtual machine's speed drifts by several percent within minutes, and one run on
+   one side of the timed one would carry that drift into the ratio.
    The uploads name their pipeline, `image.thumbnail` alone, so the system does the
    work the baseline does (both sizes, same decode and encode) and no other step.
    Beside it, the CPU time each process (with its children) spent per image, and what
@@ -239,6 +242,23 @@ class Baseline:
     per_second: float
     cpu_ms_per_image: float
 
+    @staticmethod
+    def mean(before: Baseline, after: Baseline) -> Baseline:
+        return Baseline(
+            (before.per_second + after.per_second) / 2,
+            (before.cpu_ms_per_image + after.cpu_ms_per_image) / 2,
+        )
+
+
+@dataclass(frozen=True)
+class Released:
+    """The timed e run: how many images, how long, the CPU of each service around it."""
+
+    images: int
+    seconds: float
+    cpu_before: dict[str, float]
+    cpu_after: dict[str, float]
+
 
 def _thumbnail_once(arguments: tuple[bytes, StepOptions]) -> float:
     """The CPU seconds one run of the step took."""
@@ -282,6 +302,15 @@ def baseline_thumbnails_per_second(images: list[bytes], options: StepOptions) ->
 def throughput_row(figure: str, ours: float, baseline: Baseline, target: float | None) -> Row:
     return ratio_row(
         figure, f"{ours:.1f}/s", f"{baseline.per_second:.1f}/s", ours / baseline.per_second, target
+    )
+
+
+def baseline_row(before: Baseline, after: Baseline) -> Row:
+    """The two baseline runs the e ratio uses the mean of."""
+    return Row(
+        figure="e. baseline just before / just after the timed run (step CPU ms per image)",
+        value=f"{before.per_second:.1f}/s, {after.per_second:.1f}/s",
+        baseline=f"{before.cpu_ms_per_image:.0f}, {after.cpu_ms_per_image:.0f} ms",
     )
 
 
@@ -341,7 +370,7 @@ class ProcessBench:
                 )
             )
 
-    def released(self, images: list[bytes], baseline: Baseline, processors: list[int]) -> None:
+    def released(self, images: list[bytes], processors: list[int]) -> Released:
         """e: every image uploaded and committed while the processors are stopped, so
         their jobs wait in RabbitMQ; then the processors go on, and the figure is from
         that moment to the last thumbnail stored. Everything after the commit is in
@@ -355,11 +384,14 @@ class ProcessBench:
         seconds = self.wait_thumbnails(ids) - released_at
         cpu_after = cpu_by_service(self.system.services)
         self.verify(ids)
+        return Released(len(ids), seconds, cpu_before, cpu_after)
+
+    def released_rows(self, run: Released, baseline: Baseline) -> None:
         self.rows.append(
             throughput_row(
-                f"e. thumbnails/s, {len(ids)} committed JPEGs {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} "
+                f"e. thumbnails/s, {run.images} committed JPEGs {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} "
                 f"queued -> {THUMBNAIL_KIND} stored, {PROCESSORS} processors",
-                len(ids) / seconds,
+                run.images / run.seconds,
                 baseline,
                 TARGETS["throughput"],
             )
@@ -367,7 +399,7 @@ class ProcessBench:
         self.rows.append(
             Row(figure="e. step results reused (should be 0)", value=str(self.log.reused))
         )
-        self.rows.extend(cpu_rows(cpu_before, cpu_after, len(ids), baseline))
+        self.rows.extend(cpu_rows(run.cpu_before, run.cpu_after, run.images, baseline))
 
     def alongside(self, images: list[bytes], baseline: Baseline) -> None:
         """e, for information: the same with the uploads running on the same cores, from
@@ -474,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with started(workdir / "data", max_upload=16 * MIB) as system:
         print(f"system: {system.mode}", flush=True)
         step = step_options(Settings.from_env(system.running.env))
-        baseline = baseline_thumbnails_per_second(images[: options.images], step)
+        before = baseline_thumbnails_per_second(images[: options.images], step)
         namespace = system.running.env["USP_BROKER_NAMESPACE"]
         with listening(namespace) as log:
             bench = ProcessBench(system, options, log)
@@ -482,7 +514,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             with second_processor(system, workdir) as pid:
                 system.services["processor-2"] = pid
                 processors = [system.services["processor"], pid]
-                bench.released(images[: options.images], baseline, processors)
+                run = bench.released(images[: options.images], processors)
+                after = baseline_thumbnails_per_second(images[: options.images], step)
+                baseline = Baseline.mean(before, after)
+                bench.rows.append(baseline_row(before, after))
+                bench.released_rows(run, baseline)
                 bench.alongside(images[options.images :], baseline)
         rows = sorted(bench.rows, key=lambda row: row.figure[:2])
     load = f"{load_before:.2f} before the system started, {machine.load_average():.2f} at the end"
