@@ -4,7 +4,8 @@
     python -m bench --quick         # 64 MiB and 16 MiB, 100 small ones
 
 a. a large upload through tus (PATCH straight to the upload URL, the body a generator)
-   ÷ writing the same bytes with one fsync in a plain Python loop;
+   ÷ writing the same bytes with one fsync in a plain Python loop, run just before the
+   uploads and again just after them (the mean: a virtual disk's speed drifts);
 b. the same through the webapp's multipart path (POST /api/v1/files/, streamed);
 c. each service process's peak RSS above its idle RSS during the tus uploads;
 d. 64 KiB uploads per second (intent + one PUT, which returns once committed)
@@ -55,6 +56,16 @@ class Options:
 
 
 @dataclass(frozen=True)
+class Timed:
+    """A large upload's figure, size and duration, for a row once the baseline is in."""
+
+    figure: str
+    size: int
+    seconds: float
+    target: float | None
+
+
+@dataclass(frozen=True)
 class Row:
     figure: str
     value: str
@@ -78,12 +89,16 @@ class Bench:
 
     def run(self) -> list[Row]:
         large, medium = self.options.large, self.options.medium
-        written = self.fsync_baseline(large)
+        before = self.fsync_baseline(large)
         self.tus_memory(medium)
-        self.tus_throughput(large, written)
+        timed = [self.tus_throughput(large)]
         if self.options.cli:
-            self.cli_throughput(large, written)
-        self.multipart_throughput(large, written)
+            timed.append(self.cli_throughput(large))
+        timed.append(self.multipart_throughput(large))
+        after = self.fsync_baseline(large)
+        baseline = 2 * large / (before + after)
+        self.rows.append(fsync_row(large / before, large / after))
+        self.rows.extend(throughput_row(item, baseline) for item in timed)
         self.small_uploads()
         return sorted(self.rows, key=lambda row: row.figure[:2])
 
@@ -120,20 +135,13 @@ class Bench:
         _seconds, sampler = self.tus_upload(size)
         self.memory_rows(f"tus {human(size)}", sampler)
 
-    def tus_throughput(self, size: int, baseline_seconds: float) -> None:
+    def tus_throughput(self, size: int) -> Timed:
         seconds, sampler = self.tus_upload(size)
-        self.rows.append(
-            throughput_row(
-                f"a. tus {human(size)}, one streamed PATCH",
-                size,
-                seconds,
-                baseline_seconds,
-                TARGETS["tus"],
-            )
-        )
         self.memory_rows(f"tus {human(size)}", sampler)
+        figure = f"a. tus {human(size)}, one streamed PATCH"
+        return Timed(figure, size, seconds, TARGETS["tus"])
 
-    def cli_throughput(self, size: int, baseline_seconds: float) -> None:
+    def cli_throughput(self, size: int) -> Timed:
         """The CLI's own path: PATCHes of one chunk each, with Upload-Checksum."""
         from usp.cli.rest import RestClient
         from usp.cli.tus import TusClient
@@ -149,11 +157,11 @@ class Bench:
         source.unlink()
         self.client.wait_settled(str(resource["id"]))
         figure = f"a. usp upload {human(size)}: {human(self.options.chunk)} PATCHes + checksums"
-        self.rows.append(throughput_row(figure, size, seconds, baseline_seconds, None))
+        return Timed(figure, size, seconds, None)
 
-    def multipart_throughput(self, size: int, baseline_seconds: float) -> None:
+    def multipart_throughput(self, size: int) -> Timed:
         try:
-            self.multipart_once(size, baseline_seconds)
+            return self.multipart_once(size)
         except RefusedError as refused:
             self.rows.append(
                 Row(
@@ -164,25 +172,18 @@ class Bench:
                 )
             )
             print(f"multipart {human(size)} refused: {refused}; measuring 1 MiB less", flush=True)
-            self.multipart_once(size - MIB, baseline_seconds * (size - MIB) / size)
+            return self.multipart_once(size - MIB)
 
-    def multipart_once(self, size: int, baseline_seconds: float) -> None:
+    def multipart_once(self, size: int) -> Timed:
         payload = Payload(size, block=self.options.chunk, seed=self.seed())
         with RssSampler(self.system.services) as sampler:
             started_at = time.perf_counter()
             resource = self.client.multipart(f"multipart-{payload.seed}.bin", payload)
             seconds = time.perf_counter() - started_at
             self.client.wait_settled(str(resource["id"]))
-        self.rows.append(
-            throughput_row(
-                f"b. multipart {human(size)} via the webapp",
-                size,
-                seconds,
-                baseline_seconds,
-                TARGETS["multipart"],
-            )
-        )
         self.memory_rows(f"multipart {human(size)}", sampler, target=False)
+        figure = f"b. multipart {human(size)} via the webapp"
+        return Timed(figure, size, seconds, TARGETS["multipart"])
 
     def memory_rows(self, label: str, sampler: RssSampler, *, target: bool = True) -> None:
         """Each service's growth during the upload (when `target`: the figure the target
@@ -250,15 +251,23 @@ class Bench:
             self.latencies["PUT"].append(time.perf_counter() - intent_done)
 
 
-def throughput_row(
-    figure: str, size: int, seconds: float, baseline_seconds: float, target: float | None
-) -> Row:
+def throughput_row(timed: Timed, baseline: float) -> Row:
+    """A large upload's rate against the write loop's (`baseline`, bytes per second)."""
+    rate = timed.size / timed.seconds
     return ratio_row(
-        figure,
-        f"{size / MIB / seconds:.0f} MiB/s",
-        f"{size / MIB / baseline_seconds:.0f} MiB/s",
-        baseline_seconds / seconds,
-        target,
+        timed.figure,
+        f"{rate / MIB:.0f} MiB/s",
+        f"{baseline / MIB:.0f} MiB/s",
+        rate / baseline,
+        timed.target,
+    )
+
+
+def fsync_row(before: float, after: float) -> Row:
+    """The two write-loop runs (bytes per second) whose mean a and b are measured against."""
+    return Row(
+        figure="a/b. baseline: write + fsync loop just before / just after the uploads",
+        value=f"{before / MIB:.0f} MiB/s, {after / MIB:.0f} MiB/s",
     )
 
 
