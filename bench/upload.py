@@ -5,7 +5,8 @@
 
 a. a large upload through tus (PATCH straight to the upload URL, the body a generator)
    ÷ writing the same bytes with one fsync in a plain Python loop, run just before the
-   uploads and again just after them (the mean: a virtual disk's speed drifts);
+   uploads and again just after them, both runs together (all their bytes over all
+   their time: a virtual disk's speed drifts);
 b. the same through the webapp's multipart path (POST /api/v1/files/, streamed);
 c. each service process's peak RSS above its idle RSS during the tus uploads;
 d. 64 KiB uploads per second (intent + one PUT, which returns once committed)
@@ -264,7 +265,7 @@ def throughput_row(timed: Timed, baseline: float) -> Row:
 
 
 def fsync_row(before: float, after: float) -> Row:
-    """The two write-loop runs (bytes per second) whose mean a and b are measured against."""
+    """The two write-loop runs (bytes per second) that a and b are measured against together."""
     return Row(
         figure="a/b. baseline: write + fsync loop just before / just after the uploads",
         value=f"{before / MIB:.0f} MiB/s, {after / MIB:.0f} MiB/s",
