@@ -85,12 +85,11 @@ def translate_errors(method: F) -> F:
     return unary  # type: ignore[return-value]
 
 
-def _header(
-    requests: Iterator[storage_service_pb2.WriteObjectRequest],
-) -> storage_service_pb2.WriteHeader:
+def _header(requests: Iterator[Any], rpc: str) -> Any:
+    """The header a client stream of `rpc` opens with (its messages' oneof `part`)."""
     first = next(requests, None)
     if first is None or first.WhichOneof("part") != "header":
-        raise InvalidObject("the first WriteObject message must be the header")
+        raise InvalidObject(f"the first {rpc} message must be the header")
     return first.header
 
 
@@ -118,10 +117,8 @@ class ResultStream:
         self._next: storage_service_pb2.StoreResultRequest | None = None
 
     def header(self) -> storage_service_pb2.StoreResultHeader:
-        first = next(self._requests, None)
-        if first is None or first.WhichOneof("part") != "header":
-            raise InvalidObject("the first StoreResult message must be the header")
-        return first.header
+        header: storage_service_pb2.StoreResultHeader = _header(self._requests, "StoreResult")
+        return header
 
     def derivatives(self) -> Iterator[IncomingDerivative]:
         """Each derivative in turn; its chunks must be read before the next is asked for."""
@@ -215,7 +212,7 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
         request_iterator: Iterator[storage_service_pb2.WriteObjectRequest],
         context: grpc.ServicerContext,
     ) -> storage_service_pb2.WriteObjectResponse:
-        header = _header(request_iterator)
+        header: storage_service_pb2.WriteHeader = _header(request_iterator, "WriteObject")
         chunks = _chunks(request_iterator)
         declared_size = header.declared_size if header.HasField("declared_size") else None
         outcome = self._storage.write_original(

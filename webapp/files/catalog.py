@@ -60,15 +60,13 @@ def file_jobs_with(
 def file_state_refresh(file: File) -> None:
     """A stored file's state follows its current jobs; one still waiting for bytes keeps
     it. The caller saves the file."""
-    if file.state == FileState.AWAITING_UPLOAD:
-        return
-    states = file.jobs.filter(superseded=False).order_by().values_list("state", flat=True)
-    file.state = file_state_from_jobs(list(states))
+    file_state_follow(file, file.jobs.filter(superseded=False).order_by())
 
 
 def file_state_follow(file: File, jobs: Iterable[Job]) -> None:
     """file_state_refresh without reading the jobs again: `jobs` holds every job of the
-    file as it is being saved (jobs of other files are passed over)."""
+    file as it is being saved (jobs of other files are passed over; `jobs` is not read
+    for a file still waiting for its bytes)."""
     if file.state == FileState.AWAITING_UPLOAD:
         return
     current = [job.state for job in jobs if job.file_id == file.pk and not job.superseded]
