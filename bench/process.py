@@ -12,10 +12,12 @@ e. thumbnails per second from commit to thumbnail-256 stored, with two processor
    wait in RabbitMQ; the clock runs from the processors going on to the last thumbnail
    stored: the jobs, storage serving them and the webapp applying their events are in
    the figure, the uploads before the commit are not (the baseline uploads nothing).
-   The baseline runs just before and just after, and the figure is both runs together
-   (all their images over all their time): this virtual machine's speed drifts by
-   several percent within minutes, and one run on one side of the timed one would
-   carry that drift into the ratio.
+   The images go through in ROUNDS rounds, each timed so, with a run of the baseline
+   on the same images before the first round and after each one; the figure is all
+   the rounds together against all the baseline runs together (all their images over
+   all their time). This virtual machine's speed drifts by several percent within
+   minutes: a single baseline run on one side of one long timed run would carry that
+   drift into the ratio, and alternating them spreads it over both sides.
    The uploads name their pipeline, `image.thumbnail` alone, so the system does the
    work the baseline does (both sizes, same decode and encode) and no other step.
    Beside it, the CPU time each process (with its children) spent per image, and what
@@ -34,6 +36,7 @@ import argparse
 import hashlib
 import io
 import multiprocessing
+import multiprocessing.pool
 import os
 import shlex
 import signal
@@ -53,7 +56,7 @@ from PIL import Image
 
 from bench import machine
 from bench.client import BenchClient
-from bench.cpu import cpu_by_service, cpu_ms_per_item
+from bench.cpu import cpu_by_service
 from bench.system import RABBITMQ_URL, BenchSystem, rabbitmq_reachable, started
 from bench.upload import MIB, Row, ratio_row, table
 from processor_service import sandbox
@@ -70,6 +73,7 @@ THUMBNAIL_STEP = "image.thumbnail"
 THUMBNAIL_KIND = "thumbnail-256"
 IMAGE_SIZE = (1600, 1200)
 PROCESSORS = 2
+ROUNDS = 4
 UPLOAD_THREADS = 8
 WAIT_SECONDS = 900.0
 # The events each phase reads: f times job.started; e waits for the commits
@@ -242,26 +246,46 @@ def unique_images(base: Image.Image, count: int, *, image_format: str) -> list[b
 
 @dataclass(frozen=True)
 class Baseline:
-    per_second: float
-    cpu_ms_per_image: float
+    """Runs of the step alone: how many images, in how long, and its CPU time."""
+
+    images: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.images / self.seconds
+
+    @property
+    def cpu_ms_per_image(self) -> float:
+        return 1000 * self.cpu_seconds / self.images
 
     @staticmethod
-    def together(before: Baseline, after: Baseline) -> Baseline:
-        """Two runs of the same images as one: all the images over all the time."""
+    def together(runs: Sequence[Baseline]) -> Baseline:
+        """Several runs as one: all their images over all their time."""
         return Baseline(
-            2 / (1 / before.per_second + 1 / after.per_second),
-            (before.cpu_ms_per_image + after.cpu_ms_per_image) / 2,
+            sum(run.images for run in runs),
+            sum(run.seconds for run in runs),
+            sum(run.cpu_seconds for run in runs),
         )
 
 
 @dataclass(frozen=True)
 class Released:
-    """The timed e run: how many images, how long, the CPU of each service around it."""
+    """Timed e rounds: how many images, how long, and the CPU seconds each service
+    spent meanwhile."""
 
     images: int
     seconds: float
-    cpu_before: dict[str, float]
-    cpu_after: dict[str, float]
+    cpu: dict[str, float]
+
+    @staticmethod
+    def together(runs: Sequence[Released]) -> Released:
+        return Released(
+            sum(run.images for run in runs),
+            sum(run.seconds for run in runs),
+            {name: sum(run.cpu[name] for run in runs) for name in runs[0].cpu},
+        )
 
 
 def _thumbnail_once(arguments: tuple[bytes, StepOptions]) -> float:
@@ -290,17 +314,30 @@ def decoder_environment() -> Iterator[None]:
             os.environ[sandbox.TUNABLES_VARIABLE] = saved
 
 
-def baseline_thumbnails_per_second(images: list[bytes], options: StepOptions) -> Baseline:
-    """The step function alone, in a pool of PROCESSORS processes started with the
-    decoders' environment, after a warm-up."""
+@contextmanager
+def baseline_pool(warm_up: bytes, options: StepOptions) -> Iterator[multiprocessing.pool.Pool]:
+    """PROCESSORS processes started with the decoders' environment, each having run the
+    step once."""
     with decoder_environment():
         pool = multiprocessing.get_context("spawn").Pool(PROCESSORS)
     with pool:
-        pool.map(_thumbnail_once, [(images[0], options)] * PROCESSORS)
-        started_at = time.perf_counter()
-        cpu = pool.map(_thumbnail_once, [(image, options) for image in images], chunksize=1)
-        elapsed = time.perf_counter() - started_at
-    return Baseline(len(images) / elapsed, 1000 * sum(cpu) / len(images))
+        pool.map(_thumbnail_once, [(warm_up, options)] * PROCESSORS)
+        yield pool
+
+
+def baseline_run(
+    pool: multiprocessing.pool.Pool, images: list[bytes], options: StepOptions
+) -> Baseline:
+    """The step function alone on every image, in the pool."""
+    started_at = time.perf_counter()
+    cpu = pool.map(_thumbnail_once, [(image, options) for image in images], chunksize=1)
+    return Baseline(len(images), time.perf_counter() - started_at, sum(cpu))
+
+
+def in_rounds(images: list[bytes], rounds: int) -> list[list[bytes]]:
+    """`images` in `rounds` parts of (nearly) equal size."""
+    size = -(-len(images) // rounds)
+    return [images[start : start + size] for start in range(0, len(images), size)]
 
 
 def throughput_row(figure: str, ours: float, baseline: Baseline, target: float | None) -> Row:
@@ -309,21 +346,19 @@ def throughput_row(figure: str, ours: float, baseline: Baseline, target: float |
     )
 
 
-def baseline_row(before: Baseline, after: Baseline) -> Row:
-    """The two baseline runs the e ratio uses together."""
+def baseline_row(runs: Sequence[Baseline]) -> Row:
+    """The baseline runs the e ratio uses together, in the order they ran."""
     return Row(
-        figure="e. baseline just before / just after the timed run (step CPU ms per image)",
-        value=f"{before.per_second:.1f}/s, {after.per_second:.1f}/s",
-        baseline=f"{before.cpu_ms_per_image:.0f}, {after.cpu_ms_per_image:.0f} ms",
+        figure="e. baseline runs between the rounds (step CPU ms per image)",
+        value=", ".join(f"{run.per_second:.1f}" for run in runs) + "/s",
+        baseline=", ".join(f"{run.cpu_ms_per_image:.0f}" for run in runs) + " ms",
     )
 
 
-def cpu_rows(
-    before: dict[str, float], after: dict[str, float], images: int, baseline: Baseline
-) -> list[Row]:
-    """Where the CPU went during the end-to-end run, per image, by process, beside
-    what the step alone took in the baseline."""
-    spent = cpu_ms_per_item(before, after, images)
+def cpu_rows(run: Released, baseline: Baseline) -> list[Row]:
+    """Where the CPU went during the timed rounds, per image, by process, beside what
+    the step alone took in the baseline."""
+    spent = {name: 1000 * seconds / run.images for name, seconds in run.cpu.items()}
     parts = ", ".join(f"{name} {value:.0f}" for name, value in spent.items())
     total = sum(spent.values())
     return [
@@ -374,6 +409,23 @@ class ProcessBench:
                 )
             )
 
+    def rounds(
+        self,
+        images: list[bytes],
+        processors: list[int],
+        pool: multiprocessing.pool.Pool,
+        options: StepOptions,
+    ) -> tuple[list[Baseline], Released]:
+        """e in ROUNDS rounds, the baseline run on the same images before the first
+        round and after each: the baseline runs, and the rounds together."""
+        parts = in_rounds(images, ROUNDS)
+        baselines = [baseline_run(pool, parts[0], options)]
+        runs: list[Released] = []
+        for part in parts:
+            runs.append(self.released(part, processors))
+            baselines.append(baseline_run(pool, part, options))
+        return baselines, Released.together(runs)
+
     def released(self, images: list[bytes], processors: list[int]) -> Released:
         """e: every image uploaded and committed while the processors are stopped, so
         their jobs wait in RabbitMQ; then the processors go on, and the figure is from
@@ -388,13 +440,14 @@ class ProcessBench:
         seconds = self.wait_thumbnails(ids) - released_at
         cpu_after = cpu_by_service(self.system.services)
         self.verify(ids)
-        return Released(len(ids), seconds, cpu_before, cpu_after)
+        cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+        return Released(len(ids), seconds, cpu)
 
     def released_rows(self, run: Released, baseline: Baseline) -> None:
         self.rows.append(
             throughput_row(
                 f"e. thumbnails/s, {run.images} committed JPEGs {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} "
-                f"queued -> {THUMBNAIL_KIND} stored, {PROCESSORS} processors",
+                f"queued -> {THUMBNAIL_KIND} stored, {PROCESSORS} processors, {ROUNDS} rounds",
                 run.images / run.seconds,
                 baseline,
                 TARGETS["throughput"],
@@ -403,7 +456,7 @@ class ProcessBench:
         self.rows.append(
             Row(figure="e. step results reused (should be 0)", value=str(self.log.reused))
         )
-        self.rows.extend(cpu_rows(run.cpu_before, run.cpu_after, run.images, baseline))
+        self.rows.extend(cpu_rows(run, baseline))
 
     def alongside(self, images: list[bytes], baseline: Baseline) -> None:
         """e, for information: the same with the uploads running on the same cores, from
@@ -510,22 +563,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     with started(workdir / "data", max_upload=16 * MIB) as system:
         print(f"system: {system.mode}", flush=True)
         step = step_options(Settings.from_env(system.running.env))
-        before = baseline_thumbnails_per_second(images[: options.images], step)
         namespace = system.running.env["USP_BROKER_NAMESPACE"]
         log = EventLog()
         bench = ProcessBench(system, options, log)
         with listening(namespace, log, "latency", LATENCY_EVENTS):
             bench.latency()
         with (
+            baseline_pool(images[0], step) as pool,
             listening(namespace, log, "throughput", THROUGHPUT_EVENTS),
             second_processor(system, workdir) as pid,
         ):
             system.services["processor-2"] = pid
             processors = [system.services["processor"], pid]
-            run = bench.released(images[: options.images], processors)
-            after = baseline_thumbnails_per_second(images[: options.images], step)
-            baseline = Baseline.together(before, after)
-            bench.rows.append(baseline_row(before, after))
+            baselines, run = bench.rounds(images[: options.images], processors, pool, step)
+            baseline = Baseline.together(baselines)
+            bench.rows.append(baseline_row(baselines))
             bench.released_rows(run, baseline)
             bench.alongside(images[options.images :], baseline)
         rows = sorted(bench.rows, key=lambda row: row.figure[:2])
