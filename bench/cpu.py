@@ -37,8 +37,13 @@ def cpu_by_service(services: dict[str, int]) -> dict[str, float]:
     return spent
 
 
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds of each process between two readings."""
+    return {name: after[name] - before[name] for name in after}
+
+
 def cpu_ms_per_item(
     before: dict[str, float], after: dict[str, float], items: int
 ) -> dict[str, float]:
     """Milliseconds of CPU per item of each process between two readings."""
-    return {name: (after[name] - before[name]) * 1000 / items for name in after}
+    return {name: seconds * 1000 / items for name, seconds in cpu_spent(before, after).items()}

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import itertools
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -56,7 +57,7 @@ from PIL import Image
 
 from bench import machine
 from bench.client import BenchClient
-from bench.cpu import cpu_by_service
+from bench.cpu import cpu_by_service, cpu_spent
 from bench.system import RABBITMQ_URL, BenchSystem, rabbitmq_reachable, started
 from bench.upload import MIB, Row, ratio_row, table
 from processor_service import sandbox
@@ -278,6 +279,7 @@ class Released:
     images: int
     seconds: float
     cpu: dict[str, float]
+    rounds: int = 1
 
     @staticmethod
     def together(runs: Sequence[Released]) -> Released:
@@ -285,6 +287,7 @@ class Released:
             sum(run.images for run in runs),
             sum(run.seconds for run in runs),
             {name: sum(run.cpu[name] for run in runs) for name in runs[0].cpu},
+            sum(run.rounds for run in runs),
         )
 
 
@@ -335,9 +338,11 @@ def baseline_run(
 
 
 def in_rounds(images: list[bytes], rounds: int) -> list[list[bytes]]:
-    """`images` in `rounds` parts of (nearly) equal size."""
-    size = -(-len(images) // rounds)
-    return [images[start : start + size] for start in range(0, len(images), size)]
+    """`images` in `rounds` parts (fewer when there are fewer images) whose sizes differ
+    by one at most."""
+    count = min(rounds, len(images))
+    bounds = [len(images) * index // count for index in range(count + 1)]
+    return [images[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 def throughput_row(figure: str, ours: float, baseline: Baseline, target: float | None) -> Row:
@@ -440,14 +445,13 @@ class ProcessBench:
         seconds = self.wait_thumbnails(ids) - released_at
         cpu_after = cpu_by_service(self.system.services)
         self.verify(ids)
-        cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
-        return Released(len(ids), seconds, cpu)
+        return Released(len(ids), seconds, cpu_spent(cpu_before, cpu_after))
 
     def released_rows(self, run: Released, baseline: Baseline) -> None:
         self.rows.append(
             throughput_row(
                 f"e. thumbnails/s, {run.images} committed JPEGs {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} "
-                f"queued -> {THUMBNAIL_KIND} stored, {PROCESSORS} processors, {ROUNDS} rounds",
+                f"queued -> {THUMBNAIL_KIND} stored, {PROCESSORS} processors, {run.rounds} rounds",
                 run.images / run.seconds,
                 baseline,
                 TARGETS["throughput"],
