@@ -82,16 +82,16 @@ class Storage:
         name: str = "",
         declared_size: int | None = None,
         declared_sha256: str = "",
-        pipeline: Sequence[str] = (),
+        pipeline: Sequence[str] | Callable[[], Sequence[str]] = (),
         allowed_types: Sequence[str] = (),
     ) -> WriteOutcome:
         """Store a file's original upload and dispatch its processing jobs.
 
-        The sniffed type must match `allowed_types` (empty allows any), else
-        TypeNotAllowed and nothing is stored.
+        `pipeline` names the steps, or is a callable that names them once the chunks are
+        read (a stream's trailer). The sniffed type must match `allowed_types` (empty
+        allows any), else TypeNotAllowed and nothing is stored.
         """
         _require(file_id, "file_id")
-        pipelines.validate(pipeline)
         patterns = policy.validate(allowed_types)
         self._refuse_existing_original(file_id)
         received = receive(
@@ -99,9 +99,11 @@ class Storage:
         )
         info = ObjectInfo(received.sha256, received.size, received.content_type)
         try:
+            steps = pipeline() if callable(pipeline) else pipeline
+            pipelines.validate(steps)
             policy.require_allowed(patterns, info.content_type)
             return self.commit_original(
-                file_id=file_id, blob=received.writer, info=info, pipeline=pipeline, name=name
+                file_id=file_id, blob=received.writer, info=info, pipeline=steps, name=name
             )
         finally:
             received.writer.abort()  # a no-op once committed

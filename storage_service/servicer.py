@@ -93,11 +93,37 @@ def _header(requests: Iterator[Any], rpc: str) -> Any:
     return first.header
 
 
-def _chunks(requests: Iterator[storage_service_pb2.WriteObjectRequest]) -> Iterator[bytes]:
-    for request in requests:
-        if request.WhichOneof("part") != "chunk":
-            raise InvalidObject("every WriteObject message after the header must be a chunk")
-        yield request.chunk
+class WriteStream:
+    """A WriteObject request stream read in order: its header, its chunks, then at most a
+    trailer, which must be the last message."""
+
+    def __init__(self, requests: Iterator[storage_service_pb2.WriteObjectRequest]) -> None:
+        self._requests = requests
+        self.header: storage_service_pb2.WriteHeader = _header(requests, "WriteObject")
+        self._trailer: storage_service_pb2.WriteTrailer | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        for request in self._requests:
+            part = request.WhichOneof("part")
+            if part == "trailer":
+                self._trailer = request.trailer
+                if next(self._requests, None) is not None:
+                    raise InvalidObject("the WriteObject trailer must be the last message")
+                return
+            if part != "chunk":
+                raise InvalidObject(
+                    "after the WriteObject header come only chunks, then at most a trailer"
+                )
+            yield request.chunk
+
+    def pipeline(self) -> list[str]:
+        """The steps the trailer names if one came, else the header's; read after the
+        chunks."""
+        if self._trailer is None:
+            return list(self.header.pipeline)
+        if self.header.pipeline:
+            raise InvalidObject("name the pipeline in the header or in the trailer, not both")
+        return list(self._trailer.pipeline)
 
 
 def _write_response(outcome: WriteOutcome) -> storage_service_pb2.WriteObjectResponse:
@@ -212,16 +238,16 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
         request_iterator: Iterator[storage_service_pb2.WriteObjectRequest],
         context: grpc.ServicerContext,
     ) -> storage_service_pb2.WriteObjectResponse:
-        header: storage_service_pb2.WriteHeader = _header(request_iterator, "WriteObject")
-        chunks = _chunks(request_iterator)
+        stream = WriteStream(request_iterator)
+        header = stream.header
         declared_size = header.declared_size if header.HasField("declared_size") else None
         outcome = self._storage.write_original(
             file_id=header.file_id,
-            chunks=chunks,
+            chunks=stream.chunks(),
             name=header.name,
             declared_size=declared_size,
             declared_sha256=header.declared_sha256,
-            pipeline=list(header.pipeline),
+            pipeline=stream.pipeline,
             allowed_types=list(header.allowed_types),
         )
         return _write_response(outcome)

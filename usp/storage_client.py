@@ -6,8 +6,10 @@ generated storage messages. Every call carries the service token and a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import queue
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -129,6 +131,82 @@ def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
             yield chunk[start : start + CHUNK_SIZE]
 
 
+def _write_result(response: storage_service_pb2.WriteObjectResponse) -> WriteResult:
+    return WriteResult(
+        object=object_from_proto(response.object),
+        jobs=[DispatchedJob(job.job_id, job.step) for job in response.jobs],
+        created=response.created,
+    )
+
+
+class ObjectWrite:
+    """A WriteObject call fed from another thread as the bytes arrive. Storage stores
+    nothing until `finish` has sent the trailer and ended the stream; `cancel` ends it
+    without. The call's own thread reads the queue, at most `depth` chunks behind."""
+
+    _END = storage_service_pb2.WriteObjectRequest()  # marks the end; never sent
+
+    def __init__(
+        self,
+        start: Callable[[Iterator[storage_service_pb2.WriteObjectRequest]], grpc.Future],
+        header: storage_service_pb2.WriteHeader,
+        depth: int = 4,
+    ) -> None:
+        self._queue: queue.Queue[storage_service_pb2.WriteObjectRequest] = queue.Queue(depth)
+        self._call = start(self._requests(header))
+
+    def _requests(
+        self, header: storage_service_pb2.WriteHeader
+    ) -> Iterator[storage_service_pb2.WriteObjectRequest]:
+        yield storage_service_pb2.WriteObjectRequest(header=header)
+        while (request := self._queue.get()) is not self._END:
+            yield request
+
+    @property
+    def ended(self) -> bool:
+        """Whether the call is over: finished, cancelled or refused by storage."""
+        return bool(self._call.done())
+
+    def send(self, data: bytes) -> None:
+        """Queue `data`, waiting while the call is behind. Once the call has ended (storage
+        refused it) the bytes are dropped: `finish` says why."""
+        for piece in _pieces([data]):
+            self._put(storage_service_pb2.WriteObjectRequest(chunk=piece))
+
+    def finish(self, pipeline: Sequence[str] = ()) -> WriteResult:
+        """End the stream naming the steps to run (empty: the default for the type) and
+        return what storage committed; ServiceError when it refused."""
+        trailer = storage_service_pb2.WriteTrailer(pipeline=list(pipeline))
+        self._put(storage_service_pb2.WriteObjectRequest(trailer=trailer))
+        self._put(self._END)
+        try:
+            return _write_result(self._call.result())
+        except grpc.RpcError as error:
+            raise ServiceError.from_rpc_error(error, "storage") from error
+        finally:
+            self._release()
+
+    def cancel(self) -> None:
+        """End the call without storing anything; a no-op once it has ended."""
+        self._call.cancel()
+        self._release()
+
+    def _release(self) -> None:
+        """Wake the call's thread if it still waits for a request (storage ended the call
+        early, and the end of the stream was dropped)."""
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(self._END)
+
+    def _put(self, request: storage_service_pb2.WriteObjectRequest) -> None:
+        while not self.ended:
+            with contextlib.suppress(queue.Full):
+                self._queue.put(request, timeout=_PUT_WAIT)
+                return
+
+
+_PUT_WAIT = 0.5  # seconds between looks at whether a write call has ended
+
+
 def _store_result_requests(
     header: storage_service_pb2.StoreResultHeader, derivatives: Iterable[DerivativeUpload]
 ) -> Iterator[storage_service_pb2.StoreResultRequest]:
@@ -225,10 +303,21 @@ class StorageClient:
                 yield storage_service_pb2.WriteObjectRequest(chunk=piece)
 
         response = self._call(self._stub.WriteObject, requests(), timeout=self._stream_timeout)
-        return WriteResult(
-            object=object_from_proto(response.object),
-            jobs=[DispatchedJob(job.job_id, job.step) for job in response.jobs],
-            created=response.created,
+        return _write_result(response)
+
+    def open_write(
+        self, *, file_id: str, name: str = "", allowed_types: Sequence[str] = ()
+    ) -> ObjectWrite:
+        """Start streaming a file's original whose bytes are still arriving: `send` them
+        as they come, then `finish` naming the steps, or `cancel`."""
+        header = storage_service_pb2.WriteHeader(
+            file_id=file_id, name=name, allowed_types=list(allowed_types)
+        )
+        return ObjectWrite(
+            lambda requests: self._stub.WriteObject.future(
+                requests, timeout=self._stream_timeout, metadata=self._metadata
+            ),
+            header,
         )
 
     def read_object(self, sha256: str, *, offset: int = 0, length: int = 0) -> Iterator[bytes]:

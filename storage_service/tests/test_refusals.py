@@ -150,5 +150,52 @@ def test_second_header_is_refused_and_nothing_is_stored(
     error = raw_write(stub, [header(), chunk(DATA), header()])
 
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error.details() == "every WriteObject message after the header must be a chunk"
+    assert error.details() == (
+        "after the WriteObject header come only chunks, then at most a trailer"
+    )
+    assert_nothing_stored(settings, sessions)
+
+
+def trailer(*steps: str) -> storage_service_pb2.WriteObjectRequest:
+    return storage_service_pb2.WriteObjectRequest(
+        trailer=storage_service_pb2.WriteTrailer(pipeline=steps)
+    )
+
+
+def test_message_after_the_trailer_is_refused_and_nothing_is_stored(
+    stub: storage_service_pb2_grpc.StorageServiceStub,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+) -> None:
+    error = raw_write(stub, [header(), chunk(DATA), trailer("checksum"), chunk(DATA)])
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == "the WriteObject trailer must be the last message"
+    assert_nothing_stored(settings, sessions)
+
+
+def test_pipeline_in_both_header_and_trailer_is_refused_and_nothing_is_stored(
+    stub: storage_service_pb2_grpc.StorageServiceStub,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+) -> None:
+    named = storage_service_pb2.WriteObjectRequest(
+        header=storage_service_pb2.WriteHeader(file_id="file-1", pipeline=["metadata"])
+    )
+    error = raw_write(stub, [named, chunk(DATA), trailer("checksum")])
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == "name the pipeline in the header or in the trailer, not both"
+    assert_nothing_stored(settings, sessions)
+
+
+def test_unknown_step_in_the_trailer_is_refused_and_nothing_is_stored(
+    stub: storage_service_pb2_grpc.StorageServiceStub,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+) -> None:
+    error = raw_write(stub, [header(), chunk(DATA), trailer("checksum", "video.transcode")])
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("unknown pipeline step 'video.transcode'")
     assert_nothing_stored(settings, sessions)

@@ -12,12 +12,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class WriteObjectRequest(_message.Message):
-    __slots__ = ("header", "chunk")
+    __slots__ = ("header", "chunk", "trailer")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    TRAILER_FIELD_NUMBER: _ClassVar[int]
     header: WriteHeader
     chunk: bytes
-    def __init__(self, header: _Optional[_Union[WriteHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+    trailer: WriteTrailer
+    def __init__(self, header: _Optional[_Union[WriteHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., trailer: _Optional[_Union[WriteTrailer, _Mapping]] = ...) -> None: ...
 
 class WriteHeader(_message.Message):
     __slots__ = ("file_id", "declared_size", "declared_sha256", "name", "pipeline", "allowed_types")
@@ -34,6 +36,12 @@ class WriteHeader(_message.Message):
     pipeline: _containers.RepeatedScalarFieldContainer[str]
     allowed_types: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, file_id: _Optional[str] = ..., declared_size: _Optional[int] = ..., declared_sha256: _Optional[str] = ..., name: _Optional[str] = ..., pipeline: _Optional[_Iterable[str]] = ..., allowed_types: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WriteTrailer(_message.Message):
+    __slots__ = ("pipeline",)
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    pipeline: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, pipeline: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WriteObjectResponse(_message.Message):
     __slots__ = ("object", "jobs", "created")

@@ -142,11 +142,11 @@ def usage_charge(*, user_id: int, size: int) -> None:
     )
 
 
-def usage_release(*, user_id: int, size: int) -> None:
-    """Stop counting one file of `size` bytes; usage never goes below zero."""
+def usage_release(*, user_id: int, size: int, files: int = 1) -> None:
+    """Stop counting `files` files of `size` bytes; usage never goes below zero."""
     Usage.objects.filter(user_id=user_id).update(
         bytes_used=Greatest(F("bytes_used") - size, 0),
-        files_used=Greatest(F("files_used") - 1, 0),
+        files_used=Greatest(F("files_used") - files, 0),
         updated_at=timezone.now(),
     )
     logger.info("quota released", extra={"fields": {"user_id": user_id, "bytes": size}})

@@ -30,6 +30,7 @@ from webapp.core.pagination import StrictPageNumberPagination
 from webapp.core.parsers import JSONParser
 from webapp.files.downloads import content_response
 from webapp.files.intents import IDEMPOTENCY_KEY_MAX_LENGTH, upload_intent_create
+from webapp.files.models import File
 from webapp.files.selectors import (
     derivative_content_target,
     file_content_target,
@@ -45,6 +46,7 @@ from webapp.files.serializers import (
     UsageSerializer,
 )
 from webapp.files.services import file_delete, file_upload, pipeline_parse
+from webapp.files.streaming import streaming_to_storage
 from webapp.usercontent.links import usercontent_link
 
 ERRORS = {
@@ -166,13 +168,7 @@ class FileListCreateApi(APIView):
         data = FileSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
 
-    @extend_schema(
-        operation_id="files_upload",
-        summary="Upload a file (multipart field 'file')",
-        request=UploadSerializer,
-        responses={201: FileSerializer, **error_responses(400, 401, 403, 413, 415, 503)},
-    )
-    def post(self, request: Request) -> Response:
+    def upload(self, request: Request) -> File:
         if not request.FILES.get("file"):
             raise InvalidInput(
                 "Send the file as the multipart form field 'file'.", code="file_required"
@@ -180,9 +176,19 @@ class FileListCreateApi(APIView):
         serializer = self.UploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pipeline = pipeline_parse(text=serializer.validated_data.get("pipeline", ""))
-        file = file_upload(
+        return file_upload(
             owner=request.user, uploaded_file=serializer.validated_data["file"], pipeline=pipeline
         )
+
+    @extend_schema(
+        operation_id="files_upload",
+        summary="Upload a file (multipart field 'file')",
+        request=UploadSerializer,
+        responses={201: FileSerializer, **error_responses(400, 401, 403, 413, 415, 503)},
+    )
+    def post(self, request: Request) -> Response:
+        with streaming_to_storage(request._request, request.user):
+            file = self.upload(request)
         file = file_get(user=request.user, file_id=file.pk)
         body = FileSerializer(file, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)

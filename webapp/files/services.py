@@ -19,7 +19,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from usp.errors import ServiceError
-from usp.storage_client import DispatchedJob, StoredObject, WriteResult, iter_chunks
+from usp.storage_client import (
+    DispatchedJob,
+    ObjectWrite,
+    StoredObject,
+    WriteResult,
+    iter_chunks,
+)
 from webapp.accounts.models import User
 from webapp.accounts.services import usage_charge, usage_release, usage_reserve
 from webapp.core.errors import InvalidInput
@@ -29,6 +35,7 @@ from webapp.files.policy import file_name_sanitize, upload_size_check, upload_ty
 from webapp.files.storage import get_storage_client, storage_error
 
 __all__ = [
+    "StreamedFile",
     "file_delete",
     "file_discard",
     "file_mark_stored",
@@ -111,25 +118,64 @@ def _charge_release(file: File) -> None:
         file.charged_bytes = None
 
 
-def _charge_ensure(file: File, size: int) -> None:
-    """A file whose bytes are stored counts, even if its reservation was released."""
+def _charge_settle(file: File, size: int) -> None:
+    """A file whose bytes are stored counts their size: charged again if its reservation
+    was released, the rest of a reservation made for more (a streamed form's whole
+    length) given back."""
     if file.charged_bytes is None:
         usage_charge(user_id=file.owner_id, size=size)
-        file.charged_bytes = size
+    elif file.charged_bytes > size:
+        usage_release(user_id=file.owner_id, size=file.charged_bytes - size, files=0)
+    file.charged_bytes = size
 
 
 # --- uploads through the webapp --------------------------------------------------------
 
 
+class StreamedFile(UploadedFile):
+    """A form's file whose bytes went to storage while the form was parsed: its catalog
+    entry is reserved and the write waits for `finish` (webapp.files.streaming)."""
+
+    def __init__(self, entry: File, write: ObjectWrite) -> None:
+        super().__init__(file=None, name=entry.name, size=0)
+        self.entry = entry
+        self._write = write
+        self._ended = False
+
+    def send(self, data: bytes) -> None:
+        self._write.send(data)
+
+    def finish(self, pipeline: Sequence[str]) -> WriteResult:
+        self._ended = True
+        return self._write.finish(pipeline)
+
+    def close(self) -> None:
+        """Unless `finish` ran: cancel the write and forget the entry, releasing its
+        reservation. Django closes every uploaded file when the response ends."""
+        if not self._ended:
+            self._ended = True
+            self._write.cancel()
+            file_discard(file_id=self.entry.pk)
+
+
 def file_upload(*, owner: User, uploaded_file: UploadedFile, pipeline: Sequence[str] = ()) -> File:
     """Check, reserve, stream an upload to storage and record it; on any failure nothing
-    claims to exist and nothing stays counted."""
+    claims to exist and nothing stays counted. A StreamedFile is reserved and streamed
+    already: it only needs finishing."""
+    if isinstance(uploaded_file, StreamedFile):
+        streamed = uploaded_file
+        return _file_store(streamed.entry, lambda: streamed.finish(pipeline))
     name = file_name_sanitize(uploaded_file.name or "")
     size = uploaded_file.size or 0
     upload_admit(name=name, size=size)
     file = file_reserve(owner=owner, name=name, size=size)
+    return _file_store(file, lambda: _write_original(file, uploaded_file, pipeline))
+
+
+def _file_store(file: File, write: Callable[[], WriteResult]) -> File:
+    """Record what `write` stored for the reserved `file`, or discard the file."""
     try:
-        result = _write_original(file, uploaded_file, pipeline)
+        result = write()
     except BaseException as exc:
         file_discard(file_id=file.pk)
         if isinstance(exc, ServiceError):
@@ -181,7 +227,7 @@ def file_mark_stored(
     file.sha256 = stored.sha256
     file.content_type = stored.content_type
     file.error = ""
-    _charge_ensure(file, stored.size)
+    _charge_settle(file, stored.size)
     if file.state == FileState.AWAITING_UPLOAD:
         file.state = FileState.STORED
     file_state_follow(file, _jobs_ensure(file, jobs).values())

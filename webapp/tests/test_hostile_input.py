@@ -68,7 +68,13 @@ def state(storage: RealStorage) -> State:
         jobs=Job.objects.count(),
         intents=UploadIntent.objects.count(),
         tokens=ApiToken.objects.count(),
-        usage=sorted(Usage.objects.values_list("user_id", "bytes_used", "files_used")),
+        # What is counted: a user's row of counters may have come into being at zero (a
+        # streamed form reserves before the rest of it is read, then releases).
+        usage=sorted(
+            Usage.objects.exclude(bytes_used=0, files_used=0).values_list(
+                "user_id", "bytes_used", "files_used"
+            )
+        ),
         objects=storage.objects(),
         partials=storage.partials(),
     )

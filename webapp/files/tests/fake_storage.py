@@ -64,6 +64,8 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
     blobs: dict[str, bytes] = field(default_factory=dict)
     files: dict[str, set[str]] = field(default_factory=dict)
     headers: list[storage_service_pb2.WriteHeader] = field(default_factory=list)
+    # The steps each stored write named, in its header or its trailer.
+    pipelines: list[list[str]] = field(default_factory=list)
     # Open upload sessions by file id, with the requests that opened them.
     sessions: dict[str, storage_service_pb2.UploadSession] = field(default_factory=dict)
     session_requests: list[storage_service_pb2.CreateUploadSessionRequest] = field(
@@ -94,7 +96,7 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         header = first.header
         if self.refuse_writes:
             context.abort(*self.refuse_writes)
-        data = b"".join(request.chunk for request in request_iterator)
+        data, pipeline = _write_stream(request_iterator, header)
         if header.HasField("declared_size") and header.declared_size != len(data):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "size differs from the declared size")
         sha256 = hashlib.sha256(data).hexdigest()
@@ -111,7 +113,8 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
             self.blobs[sha256] = data
             self.files.setdefault(header.file_id, set()).add(sha256)
             self.headers.append(header)
-        steps = list(header.pipeline) or default_pipeline(content_type)
+            self.pipelines.append(pipeline)
+        steps = pipeline or default_pipeline(content_type)
         return storage_service_pb2.WriteObjectResponse(
             object=_info(sha256, len(data), content_type),
             jobs=[common_pb2.JobRef(job_id=str(uuid.uuid4()), step=step) for step in steps],
@@ -257,3 +260,18 @@ def start_fake_storage(token: str) -> FakeStorageServer:
     running = FakeStorageServer(server, port, storage, health_servicer)
     running.set_serving(True)
     return running
+
+
+def _write_stream(
+    requests: Iterator[storage_service_pb2.WriteObjectRequest],
+    header: storage_service_pb2.WriteHeader,
+) -> tuple[bytes, list[str]]:
+    """The bytes after a WriteObject header and the steps named in its header or, when
+    one came, its trailer."""
+    chunks: list[bytes] = []
+    pipeline = list(header.pipeline)
+    for request in requests:
+        if request.HasField("trailer"):
+            pipeline = list(request.trailer.pipeline)
+        chunks.append(request.chunk)
+    return b"".join(chunks), pipeline
