@@ -1,10 +1,12 @@
-"""The JSON every API response is compared with, built from the rows."""
+"""The JSON every API response is compared with, built from the rows, and what a
+user's quota counts."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from webapp.accounts.models import Usage, User
 from webapp.files.models import File, Job
 
 
@@ -53,3 +55,9 @@ def file_json(file: File, **overrides: Any) -> dict[str, Any]:
         "content_url": f"{base}/content",
     }
     return {**body, **overrides}
+
+
+def usage_of(user: User) -> tuple[int, int]:
+    """(bytes, files) counted against `user`'s quotas."""
+    row = Usage.objects.filter(user=user).first()
+    return (row.bytes_used, row.files_used) if row else (0, 0)

@@ -11,11 +11,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from webapp.accounts.models import Usage, User
+from webapp.accounts.models import User
 from webapp.files.models import File, FileState, Job, JobState
 from webapp.files.tests.factories import derivative_make, file_make, job_make
 from webapp.files.tests.fake_storage import FakeStorageServer
-from webapp.files.tests.resources import file_json, iso
+from webapp.files.tests.resources import file_json, iso, usage_of
 
 pytestmark = pytest.mark.django_db
 
@@ -109,11 +109,6 @@ def test_zero_byte_upload_is_accepted_and_stored(
     assert [job["step"] for job in body["jobs"]] == ["metadata", "checksum"]
     assert fake_storage.storage.blobs == {hashlib.sha256(b"").hexdigest(): b""}
     assert usage_of(user) == (0, 1)
-
-
-def usage_of(user: User) -> tuple[int, int]:
-    row = Usage.objects.filter(user=user).first()
-    return (row.bytes_used, row.files_used) if row else (0, 0)
 
 
 def test_upload_counts_against_the_quotas(

@@ -14,7 +14,7 @@ from webapp.accounts.models import Usage, User
 from webapp.files.models import File, FileState, UploadIntent
 from webapp.files.tests.factories import file_make
 from webapp.files.tests.fake_storage import FakeStorageServer
-from webapp.files.tests.resources import file_json, iso
+from webapp.files.tests.resources import file_json, iso, usage_of
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +25,6 @@ SHA = hashlib.sha256(b"hello world").hexdigest()
 def intent(client: APIClient, body: dict[str, Any], key: str | None = None) -> Any:
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     return client.post("/api/v1/uploads/", body, format="json", **headers)
-
-
-def usage(user: User) -> tuple[int, int]:
-    row = Usage.objects.filter(user=user).first()
-    return (row.bytes_used, row.files_used) if row else (0, 0)
 
 
 def session_of(fake: FakeStorageServer, file_id: str) -> storage_service_pb2.UploadSession:
@@ -72,7 +67,7 @@ def test_intent_creates_the_file_reserves_its_size_and_returns_the_upload_sessio
             expires_in_seconds=86_400,
         )
     ]
-    assert (file.owner, file.charged_bytes, usage(user)) == (user, 11, (11, 1))
+    assert (file.owner, file.charged_bytes, usage_of(user)) == (user, 11, (11, 1))
 
 
 def test_intent_sends_the_type_policy_and_expiry_to_storage_and_accepts_a_pipeline_list(
@@ -100,7 +95,7 @@ def test_zero_byte_intent_is_accepted(
 
     assert response.status_code == 201, response.content
     assert response.json()["max_size"] == 0
-    assert usage(user) == (0, 1)
+    assert usage_of(user) == (0, 1)
 
 
 # --- refusals before anything moves ------------------------------------------------------
@@ -124,7 +119,7 @@ def test_intent_over_the_size_limit_is_413_too_large_and_reserves_nothing(
             f"uploads may be at most {MIB} bytes.",
         }
     }
-    assert (File.objects.count(), usage(user), fake_storage.storage.session_requests) == (
+    assert (File.objects.count(), usage_of(user), fake_storage.storage.session_requests) == (
         0,
         (0, 0),
         [],
@@ -158,9 +153,9 @@ def test_intent_past_the_byte_quota_is_413_quota_exceeded_and_reserves_nothing(
             f"{6 * MIB} of {10 * MIB} bytes are in use.",
         }
     }
-    assert (File.objects.count(), usage(user)) == (1, (6 * MIB, 1))
+    assert (File.objects.count(), usage_of(user)) == (1, (6 * MIB, 1))
     assert intent(api_client, {"name": "c.bin", "size": 4 * MIB}).status_code == 201
-    assert usage(user) == (10 * MIB, 2)
+    assert usage_of(user) == (10 * MIB, 2)
 
 
 def test_intent_past_the_file_quota_is_413_quota_exceeded(
@@ -182,7 +177,7 @@ def test_intent_past_the_file_quota_is_413_quota_exceeded(
             "message": "You have reached your quota of 2 files; delete some to upload more.",
         }
     }
-    assert (File.objects.count(), usage(user)) == (2, (2, 2))
+    assert (File.objects.count(), usage_of(user)) == (2, (2, 2))
 
 
 def test_quotas_are_per_user(
@@ -222,7 +217,7 @@ def test_intent_whose_name_claims_a_type_outside_the_policy_is_415(
             "allowed: image/*, application/pdf.",
         }
     }
-    assert (File.objects.count(), usage(user), fake_storage.storage.session_requests) == (
+    assert (File.objects.count(), usage_of(user), fake_storage.storage.session_requests) == (
         0,
         (0, 0),
         [],
@@ -327,7 +322,7 @@ def test_intent_when_storage_is_unreachable_is_503_releases_the_reservation_and_
             "Try again shortly.",
         }
     }
-    assert (File.objects.count(), UploadIntent.objects.count(), usage(user)) == (0, 0, (0, 0))
+    assert (File.objects.count(), UploadIntent.objects.count(), usage_of(user)) == (0, 0, (0, 0))
 
 
 def test_intent_refused_by_storage_keeps_its_reason_and_releases_the_reservation(
@@ -339,7 +334,7 @@ def test_intent_refused_by_storage_keeps_its_reason_and_releases_the_reservation
 
     assert response.status_code == 400
     assert response.json() == {"error": {"code": "rejected_by_storage", "message": "bad session"}}
-    assert (File.objects.count(), usage(user)) == (0, (0, 0))
+    assert (File.objects.count(), usage_of(user)) == (0, (0, 0))
 
 
 def test_a_retry_after_storage_was_unreachable_opens_a_session(
@@ -352,7 +347,7 @@ def test_a_retry_after_storage_was_unreachable_opens_a_session(
     response = intent(api_client, {"name": "a.txt", "size": 100}, key="k1")
 
     assert response.status_code == 201, response.content
-    assert (File.objects.count(), usage(user)) == (1, (100, 1))
+    assert (File.objects.count(), usage_of(user)) == (1, (100, 1))
 
 
 # --- idempotency -------------------------------------------------------------------------
@@ -368,7 +363,7 @@ def test_retried_intent_with_the_same_key_returns_the_same_body_and_reserves_onc
 
     assert (first.status_code, second.status_code) == (201, 201)
     assert second.json() == first.json()
-    assert (File.objects.count(), usage(user)) == (1, (2048, 1))
+    assert (File.objects.count(), usage_of(user)) == (1, (2048, 1))
     assert len(fake_storage.storage.session_requests) == 1
 
 
@@ -387,7 +382,7 @@ def test_same_key_with_a_different_body_is_422_idempotency_key_reused(
             "use a new key for a new upload.",
         }
     }
-    assert (File.objects.count(), usage(user)) == (1, (10, 1))
+    assert (File.objects.count(), usage_of(user)) == (1, (10, 1))
 
 
 def test_sha256_case_does_not_make_a_different_request(
@@ -409,7 +404,7 @@ def test_different_keys_make_different_uploads(
 
     assert first["file_id"] != second["file_id"]
     assert first["upload_url"] != second["upload_url"]
-    assert usage(user) == (20, 2)
+    assert usage_of(user) == (20, 2)
 
 
 def test_the_same_key_of_another_user_is_another_upload(
@@ -444,13 +439,13 @@ def test_deleting_an_unfinished_upload_aborts_its_session_and_releases_its_reser
     api_client: APIClient, user: User, fake_storage: FakeStorageServer
 ) -> None:
     created = intent(api_client, {"name": "a.txt", "size": 100}).json()
-    assert usage(user) == (100, 1)
+    assert usage_of(user) == (100, 1)
 
     response = api_client.delete(f"/api/v1/files/{created['file_id']}/")
 
     assert (response.status_code, response.content) == (204, b"")
     assert fake_storage.storage.aborted == [created["file_id"]]
-    assert (File.objects.count(), UploadIntent.objects.count(), usage(user)) == (0, 0, (0, 0))
+    assert (File.objects.count(), UploadIntent.objects.count(), usage_of(user)) == (0, 0, (0, 0))
 
 
 def test_deleting_an_unfinished_upload_when_storage_is_unreachable_keeps_it_reserved(
@@ -462,7 +457,7 @@ def test_deleting_an_unfinished_upload_when_storage_is_unreachable_keeps_it_rese
     response = api_client.delete(f"/api/v1/files/{file.id}/")
 
     assert response.status_code == 503
-    assert (File.objects.count(), usage(user)) == (1, (100, 1))
+    assert (File.objects.count(), usage_of(user)) == (1, (100, 1))
 
 
 def test_deleting_a_stored_file_releases_its_usage(
@@ -473,11 +468,11 @@ def test_deleting_a_stored_file_releases_its_usage(
     created = api_client.post(
         "/api/v1/files/", {"file": SimpleUploadedFile("a.txt", b"words")}, format="multipart"
     ).json()
-    assert usage(user) == (5, 1)
+    assert usage_of(user) == (5, 1)
 
     assert api_client.delete(f"/api/v1/files/{created['id']}/").status_code == 204
 
-    assert usage(user) == (0, 0)
+    assert usage_of(user) == (0, 0)
     assert fake_storage.storage.aborted == []
 
 

@@ -13,18 +13,14 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from rest_framework.test import APIClient
 
-from webapp.accounts.models import Usage, User
+from webapp.accounts.models import User
 from webapp.files.models import File
 from webapp.files.tests.fake_storage import FakeStorageServer
+from webapp.files.tests.resources import usage_of
 
 pytestmark = pytest.mark.django_db
 
 BIG = bytes(range(256)) * (3 * 4096 + 7)  # a little over 3 MiB: several chunks
-
-
-def usage_of(user: User) -> tuple[int, int]:
-    row = Usage.objects.filter(user=user).first()
-    return (row.bytes_used, row.files_used) if row else (0, 0)
 
 
 def post_form(client: APIClient, fields: dict[str, Any]) -> Any:
