@@ -79,7 +79,7 @@ def test_a_write_storage_refuses_early_never_blocks_the_sender_and_says_why(
     deadline = time.monotonic() + 10  # the thread that fed the call is gone too
     while threading.active_count() > threads and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert threading.active_count() == threads
+    assert threading.active_count() <= threads
 
 
 def test_a_type_outside_the_policy_is_refused_at_the_end_and_nothing_is_stored(
