@@ -42,8 +42,13 @@ def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
     return {name: after[name] - before[name] for name in after}
 
 
+def ms_per_item(spent: dict[str, float], items: int) -> dict[str, float]:
+    """Milliseconds per item of each process's CPU seconds."""
+    return {name: seconds * 1000 / items for name, seconds in spent.items()}
+
+
 def cpu_ms_per_item(
     before: dict[str, float], after: dict[str, float], items: int
 ) -> dict[str, float]:
     """Milliseconds of CPU per item of each process between two readings."""
-    return {name: seconds * 1000 / items for name, seconds in cpu_spent(before, after).items()}
+    return ms_per_item(cpu_spent(before, after), items)

@@ -57,7 +57,7 @@ from PIL import Image
 
 from bench import machine
 from bench.client import BenchClient
-from bench.cpu import cpu_by_service, cpu_spent
+from bench.cpu import cpu_by_service, cpu_spent, ms_per_item
 from bench.system import RABBITMQ_URL, BenchSystem, rabbitmq_reachable, started
 from bench.upload import MIB, Row, ratio_row, table
 from processor_service import sandbox
@@ -363,7 +363,7 @@ def baseline_row(runs: Sequence[Baseline]) -> Row:
 def cpu_rows(run: Released, baseline: Baseline) -> list[Row]:
     """Where the CPU went during the timed rounds, per image, by process, beside what
     the step alone took in the baseline."""
-    spent = {name: 1000 * seconds / run.images for name, seconds in run.cpu.items()}
+    spent = ms_per_item(run.cpu, run.images)
     parts = ", ".join(f"{name} {value:.0f}" for name, value in spent.items())
     total = sum(spent.values())
     return [

@@ -91,7 +91,6 @@ def test_a_quota_that_holds_the_file_but_not_the_request_takes_the_buffered_way(
     user: User,
     fake_storage: FakeStorageServer,
     usp_settings: Callable[..., None],
-    buffered_bytes: list[int],
 ) -> None:
     usp_settings(quota_bytes=150)
 
