@@ -120,6 +120,8 @@ class WriteStream:
         """The steps the trailer names if one came, else the header's; read after the
         chunks."""
         if self._trailer is None:
+            if self.header.trailer_follows:
+                raise InvalidObject("the WriteObject stream ended before its trailer")
             return list(self.header.pipeline)
         if self.header.pipeline:
             raise InvalidObject("name the pipeline in the header or in the trailer, not both")

@@ -311,7 +311,7 @@ class StorageClient:
         """Start streaming a file's original whose bytes are still arriving: `send` them
         as they come, then `finish` naming the steps, or `cancel`."""
         header = storage_service_pb2.WriteHeader(
-            file_id=file_id, name=name, allowed_types=list(allowed_types)
+            file_id=file_id, name=name, allowed_types=list(allowed_types), trailer_follows=True
         )
         return ObjectWrite(
             lambda requests: self._stub.WriteObject.future(

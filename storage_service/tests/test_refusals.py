@@ -189,6 +189,21 @@ def test_pipeline_in_both_header_and_trailer_is_refused_and_nothing_is_stored(
     assert_nothing_stored(settings, sessions)
 
 
+def test_a_stream_that_promised_a_trailer_and_ended_without_it_stores_nothing(
+    stub: storage_service_pb2_grpc.StorageServiceStub,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+) -> None:
+    promised = storage_service_pb2.WriteObjectRequest(
+        header=storage_service_pb2.WriteHeader(file_id="file-1", trailer_follows=True)
+    )
+    error = raw_write(stub, [promised, chunk(DATA)])
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == "the WriteObject stream ended before its trailer"
+    assert_nothing_stored(settings, sessions)
+
+
 def test_unknown_step_in_the_trailer_is_refused_and_nothing_is_stored(
     stub: storage_service_pb2_grpc.StorageServiceStub,
     settings: Settings,

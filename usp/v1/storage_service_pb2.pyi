@@ -22,20 +22,22 @@ class WriteObjectRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[WriteHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., trailer: _Optional[_Union[WriteTrailer, _Mapping]] = ...) -> None: ...
 
 class WriteHeader(_message.Message):
-    __slots__ = ("file_id", "declared_size", "declared_sha256", "name", "pipeline", "allowed_types")
+    __slots__ = ("file_id", "declared_size", "declared_sha256", "name", "pipeline", "allowed_types", "trailer_follows")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     DECLARED_SIZE_FIELD_NUMBER: _ClassVar[int]
     DECLARED_SHA256_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_TYPES_FIELD_NUMBER: _ClassVar[int]
+    TRAILER_FOLLOWS_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     declared_size: int
     declared_sha256: str
     name: str
     pipeline: _containers.RepeatedScalarFieldContainer[str]
     allowed_types: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, file_id: _Optional[str] = ..., declared_size: _Optional[int] = ..., declared_sha256: _Optional[str] = ..., name: _Optional[str] = ..., pipeline: _Optional[_Iterable[str]] = ..., allowed_types: _Optional[_Iterable[str]] = ...) -> None: ...
+    trailer_follows: bool
+    def __init__(self, file_id: _Optional[str] = ..., declared_size: _Optional[int] = ..., declared_sha256: _Optional[str] = ..., name: _Optional[str] = ..., pipeline: _Optional[_Iterable[str]] = ..., allowed_types: _Optional[_Iterable[str]] = ..., trailer_follows: _Optional[bool] = ...) -> None: ...
 
 class WriteTrailer(_message.Message):
     __slots__ = ("pipeline",)

@@ -97,6 +97,9 @@ class FakeStorage(storage_service_pb2_grpc.StorageServiceServicer):
         if self.refuse_writes:
             context.abort(*self.refuse_writes)
         data, pipeline = _write_stream(request_iterator, header)
+        if pipeline is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the stream ended before its trailer")
+            raise AssertionError("abort raises")
         if header.HasField("declared_size") and header.declared_size != len(data):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "size differs from the declared size")
         sha256 = hashlib.sha256(data).hexdigest()
@@ -265,13 +268,14 @@ def start_fake_storage(token: str) -> FakeStorageServer:
 def _write_stream(
     requests: Iterator[storage_service_pb2.WriteObjectRequest],
     header: storage_service_pb2.WriteHeader,
-) -> tuple[bytes, list[str]]:
+) -> tuple[bytes, list[str] | None]:
     """The bytes after a WriteObject header and the steps named in its header or, when
-    one came, its trailer."""
+    one came, its trailer; None for the steps when the trailer it promised never came."""
     chunks: list[bytes] = []
-    pipeline = list(header.pipeline)
+    pipeline = None if header.trailer_follows else list(header.pipeline)
     for request in requests:
         if request.HasField("trailer"):
             pipeline = list(request.trailer.pipeline)
-        chunks.append(request.chunk)
+        else:
+            chunks.append(request.chunk)
     return b"".join(chunks), pipeline
