@@ -6,6 +6,8 @@ import os
 import platform
 from pathlib import Path
 
+from usp.config import usable_cores
+
 
 def cpu_model() -> str:
     try:
@@ -15,13 +17,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def memory_total() -> int:

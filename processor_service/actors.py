@@ -19,6 +19,7 @@ from processor_service.processing import Task, describe_failure, run_task
 from processor_service.reporting import JobReporter
 from processor_service.sandbox import (
     DecoderFailure,
+    Sandbox,
     SandboxLimits,
     end_idle_decoders,
     limits_for,
@@ -106,7 +107,7 @@ class JobHandler:
         self._storage = storage
         self._reporter = reporter
         self._options = step_options(settings)
-        self._sandbox = sandbox_limits(settings)
+        self._sandbox = Sandbox(sandbox_limits(settings), concurrency=settings.decoder_turns)
         self._max_crashes = settings.decoder_max_crashes
 
     def handle(self, payload: Any, *, attempt: int, max_retries: int) -> None:

@@ -25,7 +25,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from processor_service.memory import release_after_reading
 from processor_service.remembering import recall, result_key
-from processor_service.sandbox import DecoderFailure, SandboxLimits, run_isolated
+from processor_service.sandbox import DecoderFailure, Sandbox
 from processor_service.steps import (
     DerivativeOutput,
     PermanentError,
@@ -80,12 +80,12 @@ def run_task(
     *,
     storage: StorageClient,
     options: StepOptions,
-    sandbox: SandboxLimits | None = None,
+    sandbox: Sandbox | None = None,
 ) -> Outcome:
     """The remembered result of `task`'s step on its input, or the step run on the
     verified input, what it produced stored and remembered in one storage call.
 
-    An isolated step runs under `sandbox`'s limits; with no limits given, in-process.
+    An isolated step runs in `sandbox`; with no sandbox given, in-process.
     """
     step = find_step(task.step)
     key = result_key(step, task.input.sha256, options)
@@ -103,7 +103,7 @@ def compute(
     *,
     storage: StorageClient,
     options: StepOptions,
-    sandbox: SandboxLimits | None,
+    sandbox: Sandbox | None,
 ) -> Outcome:
     """Run the step on the verified input, then store its derivatives and remember its
     result under `key`."""
@@ -122,10 +122,10 @@ def run_step(
     stream: BinaryIO,
     source: StepInput,
     options: StepOptions,
-    sandbox: SandboxLimits | None,
+    sandbox: Sandbox | None,
 ) -> StepResult:
     if step.isolated and sandbox is not None:
-        return run_isolated(step.run, stream.name, source, options, sandbox)
+        return sandbox.run(step.run, stream.name, source, options)
     return step.run(stream, source, options)
 
 

@@ -36,6 +36,9 @@ class Settings:
     decoder_memory_limit: int = GIB
     decoder_max_crashes: int = 2
     decoder_jobs_per_process: int = 100
+    # At most this many decoders at work at once in this process; 0: as many as the
+    # CPUs it may run on. With several processors on one host, give each its share.
+    decoder_concurrency: int = 0
     # Mutual TLS to storage (USP_GRPC_TLS_*); None: plaintext.
     grpc_tls: TlsFiles | None = None
 
@@ -43,6 +46,11 @@ class Settings:
     def reprocess_share(self) -> int:
         """How many worker threads retries and reprocessing may occupy at once."""
         return self.reprocess_threads or max(1, self.worker_threads // 2)
+
+    @property
+    def decoder_turns(self) -> int:
+        """How many decoders may work at once in this process."""
+        return self.decoder_concurrency or config.usable_cores()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +78,7 @@ class Settings:
             decoder_memory_limit=config.env_int("USP_DECODER_MEMORY_LIMIT", GIB, environ),
             decoder_max_crashes=config.env_int("USP_DECODER_MAX_CRASHES", 2, environ),
             decoder_jobs_per_process=config.env_int("USP_DECODER_JOBS_PER_PROCESS", 100, environ),
+            decoder_concurrency=config.env_int("USP_DECODER_CONCURRENCY", 0, environ),
             grpc_tls=tls_from_env(environ),
         )
         settings.validate()
@@ -99,6 +108,8 @@ class Settings:
         self._validate_reprocess_threads()
         if self.max_retries < 0:
             raise config.ConfigError("USP_JOB_MAX_RETRIES must be zero or more")
+        if self.decoder_concurrency < 0:
+            raise config.ConfigError("USP_DECODER_CONCURRENCY must be zero (one per CPU) or more")
         if self.decoder_max_crashes < 1:
             raise config.ConfigError("USP_DECODER_MAX_CRASHES must be one or more")
 

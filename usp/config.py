@@ -60,6 +60,14 @@ def env_list(name: str, default: list[str], environ: Mapping[str, str] | None = 
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no CPU affinity on this platform
+        return os.cpu_count() or 1
+
+
 def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """USP_DATA_DIR: where the embedded default keeps databases and blobs."""
     return Path(env_str("USP_DATA_DIR", "./var", environ)).resolve()

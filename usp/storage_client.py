@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import grpc
+import grpc.experimental
 from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -256,6 +257,9 @@ class StorageClient:
             options=[
                 ("grpc.max_send_message_length", 4 * CHUNK_SIZE),
                 ("grpc.max_receive_message_length", 4 * CHUNK_SIZE),
+                # A streamed read is received on the reading thread, not on a thread
+                # the channel starts for it.
+                (grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, True),
             ],
         )
         self._stub = storage_service_pb2_grpc.StorageServiceStub(self._channel)

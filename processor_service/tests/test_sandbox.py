@@ -13,13 +13,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
 
 from processor_service import sandbox
-from processor_service.sandbox import DecoderFailure, SandboxLimits, StepCrashed, run_isolated
+from processor_service.sandbox import (
+    DecoderFailure,
+    Sandbox,
+    SandboxLimits,
+    StepCrashed,
+    run_isolated,
+)
 from processor_service.steps import (
     PermanentError,
     StepFunction,
@@ -97,6 +104,14 @@ def reports_its_limits(stream: BinaryIO, source: StepInput, options: StepOptions
             "input": stream.read().decode(),
         }
     )
+
+
+def naps(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    """Sleeps half a second; says when it began and ended (the monotonic clock is the
+    system's, the same in every process)."""
+    began = time.monotonic()
+    time.sleep(0.5)
+    return StepResult(metadata={"began": began, "ended": time.monotonic()})
 
 
 @pytest.fixture
@@ -322,6 +337,29 @@ def test_decoders_of_a_process_that_prefers_huge_pages_get_them_within_their_lim
     )
 
     assert json.loads(result.stdout) == ["glibc.malloc.hugetlb=1", "decoder_out_of_memory"]
+
+
+def most_at_once(concurrency: int, jobs: int, path: Path) -> int:
+    """How many of `jobs` naps, sent at once from as many threads to a sandbox taking
+    `concurrency` at a time, ran at the same moment at most."""
+    turns = Sandbox(LIMITS, concurrency=concurrency)
+    source = step_input(path.read_bytes(), "x/y")
+    with ThreadPoolExecutor(jobs) as pool:
+        calls = [
+            pool.submit(turns.run, naps, str(path), source, StepOptions()) for _ in range(jobs)
+        ]
+        spans = [call.result().metadata for call in calls]
+    return max(
+        sum(other["began"] <= span["began"] < other["ended"] for other in spans) for span in spans
+    )
+
+
+def test_a_sandbox_runs_one_decoder_at_a_time_when_told(input_file: Path) -> None:
+    assert most_at_once(1, 3, input_file) == 1
+
+
+def test_a_sandbox_runs_as_many_decoders_at_once_as_it_has_turns(input_file: Path) -> None:
+    assert most_at_once(2, 3, input_file) == 2
 
 
 def test_limits_follow_the_step_time_limit() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from processor_service.settings import Settings
@@ -53,6 +55,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
             "USP_DECODER_MEMORY_LIMIT": "536870912",
             "USP_DECODER_MAX_CRASHES": "1",
             "USP_DECODER_JOBS_PER_PROCESS": "7",
+            "USP_DECODER_CONCURRENCY": "3",
         }
     )
 
@@ -77,6 +80,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         decoder_memory_limit=512 * 1024**2,
         decoder_max_crashes=1,
         decoder_jobs_per_process=7,
+        decoder_concurrency=3,
     )
 
 
@@ -95,6 +99,7 @@ def test_storage_target_follows_the_storage_grpc_port_when_not_given() -> None:
         ("USP_DECODER_MEMORY_LIMIT", "-1"),
         ("USP_DECODER_MAX_CRASHES", "0"),
         ("USP_DECODER_JOBS_PER_PROCESS", "0"),
+        ("USP_DECODER_CONCURRENCY", "-1"),
         ("USP_PROCESSOR_THREADS", "many"),
         ("USP_JOB_MAX_RETRIES", "-1"),
         ("USP_PROCESSOR_REPROCESS_THREADS", "-1"),
@@ -118,6 +123,11 @@ def test_reprocessing_gets_half_the_threads_unless_told_and_never_all_of_several
         environ["USP_PROCESSOR_REPROCESS_THREADS"] = reprocess
 
     assert Settings.from_env(environ).reprocess_share == share
+
+
+def test_decoders_take_turns_one_per_usable_cpu_unless_told() -> None:
+    assert Settings.from_env({}).decoder_turns == len(os.sched_getaffinity(0))
+    assert Settings.from_env({"USP_DECODER_CONCURRENCY": "3"}).decoder_turns == 3
 
 
 def test_reprocessing_may_not_take_every_thread_of_several() -> None:

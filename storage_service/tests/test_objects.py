@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,6 +47,18 @@ def test_written_object_reads_back_whole_and_in_ranges(client: StorageClient) ->
     )
     assert b"".join(client.read_object(sha(data), offset=len(data) - 10)) == data[-10:]
     assert b"".join(client.read_object(sha(data), offset=len(data))) == b""
+
+
+def test_a_streamed_read_is_received_on_the_reading_thread(client: StorageClient) -> None:
+    data = bytes(range(256)) * 9000  # several chunks: the call is under way after the first
+    client.write_object([data], file_id="file-1", name="data.bin")
+    before = set(threading.enumerate())
+
+    chunks = client.read_object(sha(data))
+    first = next(chunks)
+    started = set(threading.enumerate()) - before
+
+    assert (first + b"".join(chunks), started) == (data, set())
 
 
 def test_stat_describes_the_stored_object(client: StorageClient) -> None:
