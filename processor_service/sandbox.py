@@ -83,7 +83,7 @@ class Sandbox:
 
     Decoding is CPU-bound: decoders beyond the cores only take turns on them, and each
     turn evicts the others' images from the CPU caches. On two cores, the thumbnail step
-    cost 70 ms of CPU per image with two decoders at work, 76 with four and 81 with
+    cost 70 ms of CPU per image with two decoders at work, 76 with four and 80-83 with
     eight, for fewer images per second. A worker thread waiting here for its turn keeps
     its job (the wait counts toward the job's time limit); the threads' storage calls
     and events go on meanwhile.
