@@ -29,6 +29,21 @@ def children_of(pid: int) -> set[int]:
     return children
 
 
+def local_broker() -> dict[str, int]:
+    """RabbitMQ's Erlang VM by name, when it runs on this machine and /proc shows it."""
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and _is_rabbitmq(entry):
+                return {"rabbitmq": int(entry.name)}
+    return {}
+
+
+def _is_rabbitmq(process: Path) -> bool:
+    return (process / "comm").read_text().strip() == "beam.smp" and b"rabbit" in (
+        process / "cmdline"
+    ).read_bytes()
+
+
 def cpu_by_service(services: dict[str, int]) -> dict[str, float]:
     """CPU seconds so far of each service's process tree, and of this process."""
     spent = {name: cpu_seconds(pid) for name, pid in services.items()}

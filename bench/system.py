@@ -9,9 +9,10 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cpu import local_broker
 from tests.e2e.system import (
     RunningSystem,
     child_pids,
@@ -47,10 +48,17 @@ class BenchSystem:
     mode: str
     token: str
     services: dict[str, int]
+    # The broker's process when the system runs on RabbitMQ on this machine.
+    broker: dict[str, int] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return self.running.url
+
+    @property
+    def cpu_processes(self) -> dict[str, int]:
+        """Whose CPU time the system's work costs: its services and its broker."""
+        return {**self.services, **self.broker}
 
 
 def rabbitmq_reachable() -> bool:
@@ -81,7 +89,9 @@ def started(data_dir: Path, *, max_upload: int) -> Iterator[BenchSystem]:
         mode = f"separate processes (python -m usp.run --processes), RabbitMQ, SQLite; {namespace}"
         try:
             with running_system(env, "--processes") as running:
-                yield _ready(running, env, mode, _services(running.process.pid))
+                system = _ready(running, env, mode, _services(running.process.pid))
+                system.broker = local_broker()
+                yield system
         finally:
             delete_namespace(RABBITMQ_URL, namespace)
         return

@@ -10,7 +10,9 @@ a. a large upload through tus (PATCH straight to the upload URL, the body a gene
 b. the same through the webapp's multipart path (POST /api/v1/files/, streamed);
 c. each service process's peak RSS above its idle RSS during the tus uploads;
 d. 64 KiB uploads per second (intent + one PUT, which returns once committed)
-   ÷ a minimal Django view saving to FileSystemStorage on the same waitress threads.
+   ÷ a minimal Django view saving to FileSystemStorage on the same waitress threads;
+   beside it the CPU per upload of each side's processes (the system's RabbitMQ
+   included when it runs on this machine) and of the bench client.
 """
 
 from __future__ import annotations
@@ -218,9 +220,9 @@ class Bench:
             )
             their_cpu = cpu_ms_per_item(before, cpu_by_service({"baseline server": pid}), count)
         self.latencies = {"intent": [], "PUT": []}
-        before = cpu_by_service(self.system.services)
+        before = cpu_by_service(self.system.cpu_processes)
         ours = uploads_per_second(self.intent_and_put, count=count, threads=threads)
-        our_cpu = cpu_ms_per_item(before, cpu_by_service(self.system.services), count)
+        our_cpu = cpu_ms_per_item(before, cpu_by_service(self.system.cpu_processes), count)
         latencies = dict(self.latencies)
         self.rows.append(
             ratio_row(
