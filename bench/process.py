@@ -21,10 +21,10 @@ e. thumbnails per second from commit to thumbnail-256 stored, with two processor
    The uploads name their pipeline, `image.thumbnail` alone, so the system does the
    work the baseline does (both sizes, same decode and encode) and no other step.
    Beside it, the CPU time each process (with its children) spent per image, RabbitMQ
-   included when it runs on this machine, and what
-   the step alone took per image in the baseline: with both runs using every core, e
-   cannot be above that CPU ratio. For information, the same with as many other images
-   uploaded meanwhile, from the first commit to the last thumbnail;
+   included when it runs on this machine, and what the step alone took per image in
+   the baseline: with both runs using every core, e cannot be above that CPU ratio.
+   For information, the same with as many other images uploaded meanwhile, from the
+   first commit to the last thumbnail;
 f. commit -> job-start latency: for uploads made one at a time on an idle system, the
    time from the PUT's response (the commit) to the job.started event of the file's
    first job, read from a queue bound to "<ns>.events" (the event's occurred_at minus the

@@ -89,9 +89,8 @@ def started(data_dir: Path, *, max_upload: int) -> Iterator[BenchSystem]:
         mode = f"separate processes (python -m usp.run --processes), RabbitMQ, SQLite; {namespace}"
         try:
             with running_system(env, "--processes") as running:
-                system = _ready(running, env, mode, _services(running.process.pid))
-                system.broker = local_broker()
-                yield system
+                services = _services(running.process.pid)
+                yield _ready(running, env, mode, services, broker=local_broker())
         finally:
             delete_namespace(RABBITMQ_URL, namespace)
         return
@@ -102,10 +101,15 @@ def started(data_dir: Path, *, max_upload: int) -> Iterator[BenchSystem]:
 
 
 def _ready(
-    running: RunningSystem, env: dict[str, str], mode: str, pids: dict[str, int]
+    running: RunningSystem,
+    env: dict[str, str],
+    mode: str,
+    pids: dict[str, int],
+    *,
+    broker: dict[str, int] | None = None,
 ) -> BenchSystem:
     token = create_user_with_token(env, "bench")
-    return BenchSystem(running=running, mode=mode, token=token, services=pids)
+    return BenchSystem(running=running, mode=mode, token=token, services=pids, broker=broker or {})
 
 
 def _services(supervisor: int) -> dict[str, int]:

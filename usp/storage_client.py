@@ -140,6 +140,9 @@ def _write_result(response: storage_service_pb2.WriteObjectResponse) -> WriteRes
     )
 
 
+_PUT_WAIT = 0.5  # seconds between looks at whether a write call has ended
+
+
 class ObjectWrite:
     """A WriteObject call fed from another thread as the bytes arrive. Storage stores
     nothing until `finish` has sent the trailer and ended the stream; `cancel` ends it
@@ -203,9 +206,6 @@ class ObjectWrite:
             with contextlib.suppress(queue.Full):
                 self._queue.put(request, timeout=_PUT_WAIT)
                 return
-
-
-_PUT_WAIT = 0.5  # seconds between looks at whether a write call has ended
 
 
 def _store_result_requests(

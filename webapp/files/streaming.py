@@ -88,11 +88,13 @@ class StorageStreamHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         if self._receiving is None:
             return raw_data
+        if self._over:
+            return None
         if start + len(raw_data) > self._bound:
             self._over = True  # past USP_MAX_UPLOAD_SIZE: stop here, refuse at the end
             self._receiving.close()
-        if not self._over:
-            self._receiving.send(raw_data)
+            return None
+        self._receiving.send(raw_data)
         return None
 
     def file_complete(self, file_size: int) -> StreamedFile | None:
