@@ -61,9 +61,10 @@ def declare_actors(
             settings.broker_url, settings.namespace, message_key=message_key(settings.service_token)
         )
         owned.append(publisher)
-    if owned:
-        broker.add_middleware(_CloseOnShutdown(owned))
-    handler = JobHandler(storage=storage, reporter=JobReporter(publisher), settings=settings)
+    reporter = JobReporter(publisher, started_delay=settings.job_started_delay_ms / 1000)
+    # The reporter first: it publishes through the publisher.
+    broker.add_middleware(_CloseOnShutdown([reporter, *owned]))
+    handler = JobHandler(storage=storage, reporter=reporter, settings=settings)
     return _declare(broker, settings, handler)
 
 
@@ -113,7 +114,7 @@ class JobHandler:
     def handle(self, payload: Any, *, attempt: int, max_retries: int) -> None:
         """Raises PermanentError (never retried) or anything else (retried)."""
         task = _parse(payload)
-        self._reporter.started(task, attempt=attempt)
+        began = self._reporter.started(task, attempt=attempt)
         try:
             outcome = run_task(
                 task, storage=self._storage, options=self._options, sandbox=self._sandbox
@@ -121,11 +122,11 @@ class JobHandler:
         except (Exception, TimeLimitExceeded) as error:
             failure = describe_failure(error, attempt=attempt, max_crashes=self._max_crashes)
             will_retry = failure.transient and attempt <= max_retries
-            self._reporter.failed(task, attempt=attempt, error=failure, will_retry=will_retry)
+            self._reporter.failed(began, error=failure, will_retry=will_retry)
             if isinstance(error, DecoderFailure) and not failure.transient:
                 raise PermanentError(failure.code, failure.message) from error
             raise
-        self._reporter.succeeded(task, attempt=attempt, outcome=outcome)
+        self._reporter.succeeded(began, outcome=outcome)
 
 
 def step_options(settings: Settings) -> StepOptions:
@@ -157,8 +158,9 @@ def _parse(payload: Any) -> Task:
 
 
 class _CloseOnShutdown(Middleware):
-    """Closes the clients the actor declaration created, and ends the decoders its
-    threads kept, once the worker has stopped."""
+    """Closes what the actor declaration created (its reporter, and the clients it did
+    not get injected), in order, and ends the decoders its threads kept, once the
+    worker has stopped."""
 
     def __init__(self, resources: Sequence[_Closeable]) -> None:
         self._resources = list(resources)

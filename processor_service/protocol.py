@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from processor_service.processing import JobError, Outcome, Task
 from processor_service.steps import PermanentError
@@ -47,7 +48,7 @@ def job_started(task: Task, *, attempt: int) -> Envelope:
     return _envelope(events.JOB_STARTED, task, payload, attempt)
 
 
-def job_succeeded(task: Task, *, attempt: int, outcome: Outcome) -> Envelope:
+def job_succeeded(task: Task, *, attempt: int, outcome: Outcome, started_at: Timestamp) -> Envelope:
     metadata = struct_pb2.Struct()
     metadata.update(outcome.metadata)
     payload = processor_service_pb2.JobSucceeded(
@@ -59,11 +60,14 @@ def job_succeeded(task: Task, *, attempt: int, outcome: Outcome) -> Envelope:
             common_pb2.Derivative(kind=item.kind, object=object_to_proto(item.object))
             for item in outcome.derivatives
         ],
+        started_at=started_at,
     )
     return _envelope(events.JOB_SUCCEEDED, task, payload, attempt)
 
 
-def job_failed(task: Task, *, attempt: int, error: JobError, will_retry: bool) -> Envelope:
+def job_failed(
+    task: Task, *, attempt: int, error: JobError, will_retry: bool, started_at: Timestamp
+) -> Envelope:
     payload = processor_service_pb2.JobFailed(
         attempt=attempt,
         step=task.step,
@@ -71,6 +75,7 @@ def job_failed(task: Task, *, attempt: int, error: JobError, will_retry: bool) -
             code=error.code, message=error.message, transient=error.transient
         ),
         will_retry=will_retry,
+        started_at=started_at,
     )
     return _envelope(events.JOB_FAILED, task, payload, attempt)
 

@@ -30,6 +30,9 @@ class Settings:
     min_backoff_ms: int = 1000
     max_backoff_ms: int = 60_000
     shutdown_timeout_ms: int = 30_000
+    # An attempt still running after this long is reported started (job.started); one
+    # that ends sooner is reported by its end alone, which says when it began. 0: at once.
+    job_started_delay_ms: int = 500
     archive_max_entries: int = 10_000
     archive_max_total: int = 10 * GIB
     archive_max_ratio: int = 100
@@ -72,6 +75,7 @@ class Settings:
             min_backoff_ms=config.env_int("USP_JOB_MIN_BACKOFF", 1000, environ),
             max_backoff_ms=config.env_int("USP_JOB_MAX_BACKOFF", 60_000, environ),
             shutdown_timeout_ms=config.env_int("USP_PROCESSOR_SHUTDOWN_TIMEOUT", 30_000, environ),
+            job_started_delay_ms=config.env_int("USP_JOB_STARTED_DELAY", 500, environ),
             archive_max_entries=config.env_int("USP_ARCHIVE_MAX_ENTRIES", 10_000, environ),
             archive_max_total=config.env_int("USP_ARCHIVE_MAX_TOTAL", 10 * GIB, environ),
             archive_max_ratio=config.env_int("USP_ARCHIVE_MAX_RATIO", 100, environ),
@@ -108,6 +112,8 @@ class Settings:
         self._validate_reprocess_threads()
         if self.max_retries < 0:
             raise config.ConfigError("USP_JOB_MAX_RETRIES must be zero or more")
+        if self.job_started_delay_ms < 0:
+            raise config.ConfigError("USP_JOB_STARTED_DELAY must be zero (at once) or more")
         if self.decoder_concurrency < 0:
             raise config.ConfigError("USP_DECODER_CONCURRENCY must be zero (one per CPU) or more")
         if self.decoder_max_crashes < 1:

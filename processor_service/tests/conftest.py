@@ -32,7 +32,8 @@ def namespace() -> str:
 
 @pytest.fixture
 def settings(storage_server: tuple[str, FakeStorage], namespace: str) -> Settings:
-    """Embedded brokers, the fake storage, and backoffs short enough for tests."""
+    """Embedded brokers, the fake storage, backoffs short enough for tests, and every
+    job's start reported at once."""
     return Settings(
         storage_target=storage_server[0],
         service_token=TOKEN,
@@ -43,6 +44,7 @@ def settings(storage_server: tuple[str, FakeStorage], namespace: str) -> Setting
         min_backoff_ms=10,
         max_backoff_ms=50,
         step_time_limit_ms=20_000,
+        job_started_delay_ms=0,
     )
 
 

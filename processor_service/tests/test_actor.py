@@ -56,6 +56,8 @@ def test_image_gets_stored_webp_thumbnails_and_started_then_succeeded_events(
             }
             for stored in (small, large)
         ],
+        # When the attempt began: the moment job.started tells.
+        "started_at": started.occurred_at.ToJsonString(),
     }
     for stored, size in ((small, (256, 192)), (large, (1024, 768))):
         with Image.open(io.BytesIO(fake_storage.objects[stored.sha256])) as image:
@@ -121,6 +123,7 @@ def test_text_file_through_the_thumbnail_step_fails_once_and_for_good(
         "attempt": 1,
         "step": "image.thumbnail",
         "error": {"code": "not_an_image", "message": "the file is not an image Pillow can read"},
+        "started_at": received[0].occurred_at.ToJsonString(),
     }
     assert fake_storage.reads == [original.checksum.sha256]
     assert [m.message_id for m in harness.broker.dead_letters] == [job_id]
@@ -151,8 +154,10 @@ def test_unavailable_storage_is_reported_as_retrying_and_the_retry_succeeds(
             "transient": True,
         },
         "will_retry": True,
+        "started_at": received[0].occurred_at.ToJsonString(),
     }
     assert payload(received[3]).attempt == 2
+    assert payload(received[3]).started_at == received[2].occurred_at
     assert fake_storage.reads == [original.checksum.sha256] * 2
     assert [d.kind for d in fake_storage.derivatives] == ["thumbnail-256", "thumbnail-1024"]
     assert harness.broker.dead_letters == []
@@ -240,3 +245,16 @@ def test_step_running_past_the_time_limit_is_reported_as_a_transient_failure(
         True,
         False,
     )
+
+
+def test_a_job_that_ends_within_the_started_delay_is_reported_by_its_end_alone(
+    settings: Settings, fake_storage: FakeStorage, event_tap: EventTap
+) -> None:
+    with Harness(dataclasses.replace(settings, job_started_delay_ms=60_000)) as harness:
+        asked_at = time.time_ns()
+        job_id = harness.process("checksum", fake_storage.put(b"checked in no time"))
+
+    [succeeded] = received = event_tap.drain()
+    assert summary(received) == [("job.succeeded", FILE_ID, job_id, 12)]
+    began = payload(succeeded).started_at.ToNanoseconds()
+    assert asked_at <= began <= succeeded.occurred_at.ToNanoseconds()

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from processor_service import protocol
 from processor_service.processing import JobError, Outcome, StoredDerivative, Task
@@ -13,6 +14,8 @@ from usp.v1 import common_pb2, processor_service_pb2
 
 SHA = "ab" * 32
 TASK = Task("job-1", "file-1", "metadata", StoredObject(SHA, 12, "text/plain"))
+STARTED_AT = Timestamp(seconds=1_790_000_000, nanos=250_000_000)
+STARTED_AT_JSON = "2026-09-21T14:13:20.250Z"
 
 
 def test_task_in_the_json_form_storage_enqueues_is_parsed() -> None:
@@ -52,7 +55,7 @@ def test_succeeded_event_carries_metadata_and_derivatives_at_the_attempts_sequen
         derivatives=[StoredDerivative("thumbnail-256", StoredObject("cd" * 32, 5, "image/webp"))],
     )
 
-    envelope = protocol.job_succeeded(TASK, attempt=2, outcome=outcome)
+    envelope = protocol.job_succeeded(TASK, attempt=2, outcome=outcome, started_at=STARTED_AT)
 
     assert (envelope.type, envelope.file_id, envelope.job_id, envelope.sequence) == (
         "job.succeeded",
@@ -76,13 +79,16 @@ def test_succeeded_event_carries_metadata_and_derivatives_at_the_attempts_sequen
                 },
             }
         ],
+        "started_at": STARTED_AT_JSON,
     }
 
 
 def test_failed_event_carries_the_error_and_whether_a_retry_follows() -> None:
     error = JobError("storage_unavailable", "try again", transient=True)
 
-    envelope = protocol.job_failed(TASK, attempt=1, error=error, will_retry=True)
+    envelope = protocol.job_failed(
+        TASK, attempt=1, error=error, will_retry=True, started_at=STARTED_AT
+    )
 
     failed = processor_service_pb2.JobFailed()
     assert envelope.payload.Unpack(failed)
@@ -92,6 +98,7 @@ def test_failed_event_carries_the_error_and_whether_a_retry_follows() -> None:
         "step": "metadata",
         "error": {"code": "storage_unavailable", "message": "try again", "transient": True},
         "will_retry": True,
+        "started_at": STARTED_AT_JSON,
     }
 
 
@@ -112,7 +119,7 @@ def test_a_forced_task_is_parsed_as_forced() -> None:
 def test_a_reused_result_is_marked_reused_in_the_succeeded_event() -> None:
     outcome = Outcome(metadata={}, derivatives=[], reused=True)
 
-    envelope = protocol.job_succeeded(TASK, attempt=1, outcome=outcome)
+    envelope = protocol.job_succeeded(TASK, attempt=1, outcome=outcome, started_at=STARTED_AT)
 
     succeeded = processor_service_pb2.JobSucceeded()
     assert envelope.payload.Unpack(succeeded)
@@ -121,4 +128,5 @@ def test_a_reused_result_is_marked_reused_in_the_succeeded_event() -> None:
         "step": "metadata",
         "reused": True,
         "metadata": {},
+        "started_at": STARTED_AT_JSON,
     }

@@ -60,6 +60,7 @@ def rabbitmq_settings(
         broker_url=rabbitmq_url,
         namespace=namespace,
         worker_threads=worker_threads,
+        job_started_delay_ms=0,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from processor_service.remembering import options_digest, result_key
 from processor_service.settings import Settings
@@ -56,6 +57,13 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingStep]:
 
 def succeeded(tap_events: list[common_pb2.EventEnvelope]) -> dict[str, dict[str, Any]]:
     return {e.job_id: as_dict(payload(e)) for e in tap_events if e.type == "job.succeeded"}
+
+
+def began_at(started_at: str) -> int:
+    """A started_at in its JSON form, in nanoseconds."""
+    timestamp = Timestamp()
+    timestamp.FromJsonString(started_at)
+    return timestamp.ToNanoseconds()
 
 
 def test_a_computed_result_is_stored_and_remembered_in_one_storage_call(
@@ -114,6 +122,8 @@ def test_same_content_in_a_second_file_reuses_the_first_files_result_without_rea
     assert counting.runs == 1
     assert fake_storage.reads == [original.checksum.sha256]
     results = succeeded(event_tap.drain())
+    began = [began_at(results[job].pop("started_at")) for job in (first, second)]
+    assert began == sorted(began) and began[0] != began[1]
     assert results[second] == {**results[first], "reused": True}
     assert results[first].get("reused") is None
     derivatives: Any = results[first]["derivatives"]

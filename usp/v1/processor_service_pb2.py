@@ -23,22 +23,23 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from usp.v1 import common_pb2 as usp_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eusp/v1/processor_service.proto\x12\x06usp.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x13usp/v1/common.proto\"n\n\x0bProcessTask\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\t\x12!\n\x05input\x18\x04 \x01(\x0b\x32\x12.usp.v1.ObjectInfo\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"+\n\nJobStarted\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\t\"\x91\x01\n\x0cJobSucceeded\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x0e\n\x06reused\x18\x05 \x01(\x08\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x0b\x64\x65rivatives\x18\x04 \x03(\x0b\x32\x12.usp.v1.Derivative\"`\n\tJobFailed\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\t\x12 \n\x05\x65rror\x18\x03 \x01(\x0b\x32\x11.usp.v1.ErrorInfo\x12\x12\n\nwill_retry\x18\x04 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eusp/v1/processor_service.proto\x12\x06usp.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13usp/v1/common.proto\"n\n\x0bProcessTask\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\t\x12!\n\x05input\x18\x04 \x01(\x0b\x32\x12.usp.v1.ObjectInfo\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"+\n\nJobStarted\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\t\"\xc1\x01\n\x0cJobSucceeded\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x0e\n\x06reused\x18\x05 \x01(\x08\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x0b\x64\x65rivatives\x18\x04 \x03(\x0b\x32\x12.usp.v1.Derivative\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\tJobFailed\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\t\x12 \n\x05\x65rror\x18\x03 \x01(\x0b\x32\x11.usp.v1.ErrorInfo\x12\x12\n\nwill_retry\x18\x04 \x01(\x08\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'usp.v1.processor_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROCESSTASK']._serialized_start=93
-  _globals['_PROCESSTASK']._serialized_end=203
-  _globals['_JOBSTARTED']._serialized_start=205
-  _globals['_JOBSTARTED']._serialized_end=248
-  _globals['_JOBSUCCEEDED']._serialized_start=251
-  _globals['_JOBSUCCEEDED']._serialized_end=396
-  _globals['_JOBFAILED']._serialized_start=398
-  _globals['_JOBFAILED']._serialized_end=494
+  _globals['_PROCESSTASK']._serialized_start=126
+  _globals['_PROCESSTASK']._serialized_end=236
+  _globals['_JOBSTARTED']._serialized_start=238
+  _globals['_JOBSTARTED']._serialized_end=281
+  _globals['_JOBSUCCEEDED']._serialized_start=284
+  _globals['_JOBSUCCEEDED']._serialized_end=477
+  _globals['_JOBFAILED']._serialized_start=480
+  _globals['_JOBFAILED']._serialized_end=624
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.utils import timezone
@@ -71,7 +71,7 @@ def _job_started(envelope: common_pb2.EventEnvelope) -> None:
 def _job_succeeded(envelope: common_pb2.EventEnvelope) -> None:
     payload = _unpack(envelope, processor_service_pb2.JobSucceeded())
     processing.job_succeeded_record(
-        event=_job_event(envelope, payload.step, payload.attempt),
+        event=_job_event(envelope, payload.step, payload.attempt, _started_at(payload)),
         metadata=_struct_to_dict(payload),
         derivatives=[
             processing.DerivativeStored(kind=item.kind, object=object_from_proto(item.object))
@@ -83,7 +83,7 @@ def _job_succeeded(envelope: common_pb2.EventEnvelope) -> None:
 def _job_failed(envelope: common_pb2.EventEnvelope) -> None:
     payload = _unpack(envelope, processor_service_pb2.JobFailed())
     processing.job_failed_record(
-        event=_job_event(envelope, payload.step, payload.attempt),
+        event=_job_event(envelope, payload.step, payload.attempt, _started_at(payload)),
         failure=processing.JobFailure(
             message=_error_text(payload.error),
             code=payload.error.code[:100],
@@ -111,7 +111,12 @@ def _unpack(envelope: common_pb2.EventEnvelope, message: M) -> M:
     return message
 
 
-def _job_event(envelope: common_pb2.EventEnvelope, step: str, attempt: int) -> processing.JobEvent:
+def _job_event(
+    envelope: common_pb2.EventEnvelope,
+    step: str,
+    attempt: int,
+    started_at: datetime | None = None,
+) -> processing.JobEvent:
     if not envelope.job_id or not step:
         raise UnreadableEvent(f"{envelope.type} without a job id or step")
     return processing.JobEvent(
@@ -125,7 +130,17 @@ def _job_event(envelope: common_pb2.EventEnvelope, step: str, attempt: int) -> p
             if envelope.HasField("occurred_at")
             else timezone.now()
         ),
+        started_at=started_at,
     )
+
+
+def _started_at(
+    payload: processor_service_pb2.JobSucceeded | processor_service_pb2.JobFailed,
+) -> datetime | None:
+    """When the ended attempt began; None from a processor that does not say."""
+    if not payload.HasField("started_at"):
+        return None
+    return payload.started_at.ToDatetime(tzinfo=UTC)
 
 
 def _struct_to_dict(payload: processor_service_pb2.JobSucceeded) -> dict[str, Any]:

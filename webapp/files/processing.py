@@ -45,7 +45,8 @@ _JOB_EVENT_FIELDS = (
 
 @dataclass(frozen=True)
 class JobEvent:
-    """What every job event says: which job, which attempt, and when."""
+    """What every job event says: which job, which attempt, and when; an attempt's end
+    also says when it began (a short one is never reported started on its own)."""
 
     file_id: str
     job_id: str
@@ -53,6 +54,7 @@ class JobEvent:
     attempt: int
     sequence: int
     occurred_at: datetime
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def job_succeeded_record(
     job.state = JobState.SUCCEEDED
     job.attempts = max(job.attempts, event.attempt)
     _error_clear(job)
+    _started_at_record(job, event)
     job.finished_at = event.occurred_at
     file.metadata = {**file.metadata, job.step: metadata}
     _derivatives_upsert(file, derivatives)
@@ -141,6 +144,7 @@ def job_failed_record(*, event: JobEvent, failure: JobFailure, will_retry: bool)
     job.next_retry_at = (
         retry_estimate(attempt=event.attempt, failed_at=event.occurred_at) if will_retry else None
     )
+    _started_at_record(job, event)
     job.finished_at = None if will_retry else event.occurred_at
     _job_save_and_refresh(rows)
     return job
@@ -160,6 +164,11 @@ def retry_estimate(*, attempt: int, failed_at: datetime) -> datetime | None:
     base = minimum * 2 ** min(max(attempt - 1, 0), _MAX_EXPONENT)
     middle_ms = min(1.5 * base, 0.75 * maximum)
     return failed_at + timedelta(milliseconds=middle_ms)
+
+
+def _started_at_record(job: Job, event: JobEvent) -> None:
+    if event.started_at is not None:
+        job.started_at = event.started_at
 
 
 def _error_clear(job: Job) -> None:

@@ -50,12 +50,15 @@ def succeeded(
     metadata: dict[str, Any] | None = None,
     derivatives: list[common_pb2.Derivative] | None = None,
     attempt: int = 1,
+    began: datetime | None = None,
 ) -> common_pb2.EventEnvelope:
     struct = struct_pb2.Struct()
     struct.update(metadata or {})
     payload = processor_service_pb2.JobSucceeded(
         attempt=attempt, step=step, metadata=struct, derivatives=derivatives or []
     )
+    if began is not None:
+        payload.started_at.FromDatetime(began)
     return events.make_envelope(
         events.JOB_SUCCEEDED, file_id=str(file.id), job_id=job_id, payload=payload, attempt=attempt
     )
@@ -68,6 +71,7 @@ def failed(
     *,
     will_retry: bool,
     attempt: int = 1,
+    began: datetime | None = None,
 ) -> common_pb2.EventEnvelope:
     payload = processor_service_pb2.JobFailed(
         attempt=attempt,
@@ -79,6 +83,8 @@ def failed(
         ),
         will_retry=will_retry,
     )
+    if began is not None:
+        payload.started_at.FromDatetime(began)
     return events.make_envelope(
         events.JOB_FAILED, file_id=str(file.id), job_id=job_id, payload=payload, attempt=attempt
     )
@@ -163,6 +169,32 @@ def test_full_lifecycle_reaches_ready_with_metadata_merged_and_derivatives_recor
     assert (job.state, job.attempts, job.error) == (JobState.SUCCEEDED, 1, "")
     assert job.started_at is not None and job.finished_at is not None
     assert job.started_at <= job.finished_at
+
+
+def test_attempts_ended_without_a_started_event_record_when_they_began(
+    uploaded: File, job_ids: dict[str, str]
+) -> None:
+    checksum, metadata = job_ids["checksum"], job_ids["metadata"]
+    began = datetime(2026, 11, 24, 12, 0, 0, 250_000, tzinfo=UTC)
+    ended = succeeded(uploaded, checksum, "checksum", {"sha256": SHA}, began=began)
+    broken = failed(
+        uploaded, metadata, "metadata", will_retry=False, began=began + timedelta(seconds=1)
+    )
+    apply(stored(uploaded, {"checksum": checksum, "metadata": metadata}), ended, broken)
+
+    jobs = {str(job.id): job for job in uploaded.jobs.all()}
+    assert (jobs[checksum].state, jobs[checksum].started_at, jobs[checksum].finished_at) == (
+        JobState.SUCCEEDED,
+        began,
+        ended.occurred_at.ToDatetime(tzinfo=UTC),
+    )
+    assert (jobs[metadata].state, jobs[metadata].started_at, jobs[metadata].finished_at) == (
+        JobState.FAILED,
+        began + timedelta(seconds=1),
+        broken.occurred_at.ToDatetime(tzinfo=UTC),
+    )
+    uploaded.refresh_from_db()
+    assert uploaded.state == FileState.FAILED
 
 
 def test_duplicate_event_is_ignored(
