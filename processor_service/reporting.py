@@ -115,37 +115,50 @@ class JobReporter:
             self._publisher.publish(envelope)
 
     def _defer(self, began: Attempt) -> None:
+        """Queue the start; the thread is woken only when nothing was waiting, since a
+        later start never falls due before the earlier ones."""
         with self._lock:
             if self._closed:
                 return
+            idle = not self._waiting
             self._waiting[began.key] = (time.monotonic() + self._started_delay, began.started)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._publish_due, name="usp-job-starts", daemon=True
                 )
                 self._thread.start()
-            self._lock.notify()
+            elif idle:
+                self._lock.notify()
 
     def _publish_due(self) -> None:
-        """Publish each waiting start when it falls due, until closed."""
+        """Publish the waiting starts that have fallen due, until closed. Between two
+        looks the thread sleeps at least a quarter of the delay, so that a busy
+        processor wakes it a few times a second, not once per job; a start is
+        published at most that much after it falls due."""
+        least_sleep = self._started_delay / 4
         with self._lock:
             while not self._closed:
                 if not self._waiting:
                     self._lock.wait()
                     continue
-                key, (due, envelope) = next(iter(self._waiting.items()))
-                wait = due - time.monotonic()
-                if wait > 0:
-                    self._lock.wait(wait)
-                    continue
-                del self._waiting[key]
-                try:
-                    self._publisher.publish(envelope)
-                except Exception:
-                    logger.exception(
-                        "job.started could not be published",
-                        extra={"fields": {"job_id": key[0], "attempt": key[1]}},
-                    )
+                self._publish_fallen_due(time.monotonic())
+                if self._waiting:
+                    first_due, _ = next(iter(self._waiting.values()))
+                    self._lock.wait(max(first_due - time.monotonic(), least_sleep))
+
+    def _publish_fallen_due(self, now: float) -> None:
+        while self._waiting:
+            key, (due, envelope) = next(iter(self._waiting.items()))
+            if due > now:
+                return
+            del self._waiting[key]
+            try:
+                self._publisher.publish(envelope)
+            except Exception:
+                logger.exception(
+                    "job.started could not be published",
+                    extra={"fields": {"job_id": key[0], "attempt": key[1]}},
+                )
 
 
 def _fields(task: Task, attempt: int) -> dict[str, object]:

@@ -32,7 +32,7 @@ class Settings:
     shutdown_timeout_ms: int = 30_000
     # An attempt still running after this long is reported started (job.started); one
     # that ends sooner is reported by its end alone, which says when it began. 0: at once.
-    job_started_delay_ms: int = 500
+    job_started_delay_ms: int = 1000
     archive_max_entries: int = 10_000
     archive_max_total: int = 10 * GIB
     archive_max_ratio: int = 100
@@ -75,7 +75,7 @@ class Settings:
             min_backoff_ms=config.env_int("USP_JOB_MIN_BACKOFF", 1000, environ),
             max_backoff_ms=config.env_int("USP_JOB_MAX_BACKOFF", 60_000, environ),
             shutdown_timeout_ms=config.env_int("USP_PROCESSOR_SHUTDOWN_TIMEOUT", 30_000, environ),
-            job_started_delay_ms=config.env_int("USP_JOB_STARTED_DELAY", 500, environ),
+            job_started_delay_ms=config.env_int("USP_JOB_STARTED_DELAY", 1000, environ),
             archive_max_entries=config.env_int("USP_ARCHIVE_MAX_ENTRIES", 10_000, environ),
             archive_max_total=config.env_int("USP_ARCHIVE_MAX_TOTAL", 10 * GIB, environ),
             archive_max_ratio=config.env_int("USP_ARCHIVE_MAX_RATIO", 100, environ),

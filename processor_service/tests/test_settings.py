@@ -24,7 +24,7 @@ def test_defaults_point_at_local_storage_and_the_embedded_brokers() -> None:
         min_backoff_ms=1000,
         max_backoff_ms=60_000,
         shutdown_timeout_ms=30_000,
-        job_started_delay_ms=500,
+        job_started_delay_ms=1000,
         archive_max_entries=10_000,
         archive_max_total=10 * 1024**3,
         archive_max_ratio=100,
