@@ -55,6 +55,7 @@ from pathlib import Path
 
 import kombu
 import pika
+from google.protobuf.timestamp_pb2 import Timestamp
 from PIL import Image
 
 from bench import machine
@@ -93,6 +94,10 @@ class Options:
     keep: bool
 
 
+def _seconds(timestamp: Timestamp) -> float:
+    return timestamp.ToNanoseconds() / 1e9
+
+
 @dataclass
 class EventLog:
     """What the bench's own queue on the event exchange has seen, by file."""
@@ -106,7 +111,7 @@ class EventLog:
 
     def record(self, body: bytes) -> None:
         envelope = decode(body)
-        at = envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9
+        at = _seconds(envelope.occurred_at)
         with self.condition:
             if envelope.type == "file.stored":
                 self.stored.add(envelope.file_id)
@@ -126,7 +131,7 @@ class EventLog:
     def _succeeded(self, file_id: str, envelope: common_pb2.EventEnvelope, at: float) -> None:
         payload = processor_service_pb2.JobSucceeded()
         envelope.payload.Unpack(payload)
-        self._began(file_id, payload.started_at.ToNanoseconds() / 1e9)
+        self._began(file_id, _seconds(payload.started_at))
         self.reused += int(payload.reused)
         kinds = {derivative.kind for derivative in payload.derivatives}
         if payload.step == THUMBNAIL_STEP and THUMBNAIL_KIND in kinds:
@@ -135,7 +140,7 @@ class EventLog:
     def _failed(self, file_id: str, envelope: common_pb2.EventEnvelope) -> None:
         payload = processor_service_pb2.JobFailed()
         envelope.payload.Unpack(payload)
-        self._began(file_id, payload.started_at.ToNanoseconds() / 1e9)
+        self._began(file_id, _seconds(payload.started_at))
         self.failed.append(file_id)
 
     def settled(self, file_id: str) -> Callable[[], bool]:
