@@ -9,7 +9,7 @@ bytes, never a pickle, so even a decoder subverted by its input cannot make the 
 run code. A child that dies, runs out of memory or overstays becomes a DecoderFailure,
 and the child is gone.
 
-A child serves the jobs of one worker thread, one at a time, up to
+A child serves jobs one at a time, whichever worker thread sends them, up to
 `SandboxLimits.jobs_per_process` of them (USP_DECODER_JOBS_PER_PROCESS), as worker
 processes elsewhere are recycled after so many tasks. A fresh child has no free heap of
 its own, so every buffer a decoder fills is new memory, faulted in page by page: a
@@ -17,7 +17,11 @@ its own, so every buffer a decoder fills is new memory, faulted in page by page:
 beside 82 ms of decoding and encoding in a child per job. A reused child keeps its heap
 warm; it is not reused after anything but a clean result or a step's own permanent
 error, nor once its heap has grown past a quarter of its memory limit, and it ends
-after IDLE_SECONDS without work. `prefer_huge_pages` has glibc back the decoders' heaps
+after IDLE_SECONDS without work. The next job goes to the child that became idle
+last, so a processor keeps warm only as many children as decode at once, each in the
+CPU caches as far as anything is. On two cores with two processors, a child per worker
+thread (eight in all, four at work) cost 2-5 ms more CPU per thumbnail than this, and
+2% of the thumbnails per second. `prefer_huge_pages` has glibc back the decoders' heaps
 with transparent huge pages where the kernel allows them only on request (THP
 "madvise"), which makes the first job of a child cheaper (about 2,000 faults, 7 ms).
 """
@@ -172,7 +176,7 @@ def run_isolated(
 ) -> StepResult:
     """`function(open(path), source, options)` in a limited child; its result or error.
 
-    The calling thread's idle child with the same limits takes the job when it has one
+    The most recently idle child with the same limits takes the job when there is one
     (see Decoder); any failure but a step's own permanent error ends the child.
     """
     decoder = _accepting(limits, (function, path, source, options))
@@ -190,7 +194,7 @@ def run_isolated(
 
 @dataclass
 class Decoder:
-    """A child that runs the jobs its parent thread sends, one at a time, until it has
+    """A child that runs the jobs its parent sends, one at a time, until it has
     run `limits.jobs_per_process` of them, has idled IDLE_SECONDS or is unfit."""
 
     process: Any
@@ -235,19 +239,16 @@ class Decoder:
         _reap(self.process)
 
 
-# Each worker thread's idle decoder, and all of them (so they can be ended at once).
-_idle = threading.local()
+# The idle decoders, the most recently used last.
 _idle_lock = threading.Lock()
 _all_idle: dict[int, Decoder] = {}
 
 
 def _accepting(limits: SandboxLimits, request: tuple[Any, ...]) -> Decoder:
-    """A child that has taken `request`: the thread's idle one, or a new one."""
-    decoder: Decoder | None = getattr(_idle, "decoder", None)
-    _idle.decoder = None
+    """A child that has taken `request`: the most recently idle one, or a new one."""
+    decoder = _take_idle(limits)
     if decoder is not None:
-        _forget(decoder)
-        if not decoder.ended and decoder.limits == limits and decoder.submit(request):
+        if not decoder.ended and decoder.submit(request):
             return decoder
         decoder.end()
     decoder = Decoder.start(limits)
@@ -258,12 +259,19 @@ def _accepting(limits: SandboxLimits, request: tuple[Any, ...]) -> Decoder:
     return decoder
 
 
+def _take_idle(limits: SandboxLimits) -> Decoder | None:
+    with _idle_lock:
+        for key in reversed(_all_idle):
+            if _all_idle[key].limits == limits:
+                return _all_idle.pop(key)
+    return None
+
+
 def _keep(decoder: Decoder) -> None:
-    """Keep `decoder` for the thread's next job, if it may run more than one."""
+    """Keep `decoder` for a next job, if it may run more than one."""
     if decoder.limits.jobs_per_process <= 1:
         decoder.end()
         return
-    _idle.decoder = decoder
     with _idle_lock:
         _all_idle[id(decoder)] = decoder
 
@@ -274,7 +282,7 @@ def _forget(decoder: Decoder) -> None:
 
 
 def end_idle_decoders() -> None:
-    """End every thread's idle decoder (a worker stopping, a test ending)."""
+    """End every idle decoder (a worker stopping, a test ending)."""
     with _idle_lock:
         decoders = list(_all_idle.values())
     for decoder in decoders:

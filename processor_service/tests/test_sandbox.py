@@ -379,6 +379,29 @@ def test_a_child_runs_several_jobs_then_a_fresh_one_replaces_it(input_file: Path
     assert os.getpid() not in pids
 
 
+def sleeps_as_told(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    """Sleeps as many seconds as the input says; reports its pid."""
+    time.sleep(float(stream.read()))
+    return StepResult(metadata={"pid": os.getpid()})
+
+
+def test_the_child_idle_last_takes_the_next_job_whichever_thread_sends_it(
+    tmp_path: Path,
+) -> None:
+    limits = SandboxLimits(memory_bytes=512 * 1024 * 1024, jobs_per_process=10)
+    short, long = tmp_path / "short", tmp_path / "long"
+    short.write_bytes(b"0.05")
+    long.write_bytes(b"0.6")
+    with ThreadPoolExecutor(2) as pool:
+        jobs = [pool.submit(isolated, sleeps_as_told, path, limits) for path in (short, long)]
+        first, last = (job.result().metadata["pid"] for job in jobs)
+
+    following = [isolated(reports_its_pid, short, limits).metadata["pid"] for _ in range(2)]
+
+    assert first != last
+    assert following == [last, last]
+
+
 def test_without_reuse_every_job_has_a_child_of_its_own(input_file: Path) -> None:
     pids = {isolated(reports_its_pid, input_file).metadata["pid"] for _ in range(3)}
 
