@@ -18,12 +18,12 @@ beside 82 ms of decoding and encoding in a child per job. A reused child keeps i
 warm; it is not reused after anything but a clean result or a step's own permanent
 error, nor once its heap has grown past a quarter of its memory limit, and it ends
 after IDLE_SECONDS without work. The next job goes to the child that became idle
-last, so a processor keeps warm only as many children as decode at once, each in the
-CPU caches as far as anything is. On two cores with two processors, a child per worker
-thread (eight in all, four at work) cost 2-5 ms more CPU per thumbnail than this, and
-2% of the thumbnails per second. `prefer_huge_pages` has glibc back the decoders' heaps
-with transparent huge pages where the kernel allows them only on request (THP
-"madvise"), which makes the first job of a child cheaper (about 2,000 faults, 7 ms).
+last, whichever thread sends it, so a processor keeps only as many children as decode
+at once. On two cores with two processors, a child per worker thread instead (eight in
+all, four at work) gave 2% fewer thumbnails per second for the same CPU per image.
+`prefer_huge_pages` has glibc back the decoders' heaps with transparent huge pages
+where the kernel allows them only on request (THP "madvise"), which makes the first
+job of a child cheaper (about 2,000 faults, 7 ms).
 """
 
 from __future__ import annotations
