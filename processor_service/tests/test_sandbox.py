@@ -402,6 +402,18 @@ def test_the_child_idle_last_takes_the_next_job_whichever_thread_sends_it(
     assert following == [last, last]
 
 
+def test_a_job_takes_only_an_idle_child_with_its_own_limits(input_file: Path) -> None:
+    other = SandboxLimits(memory_bytes=256 * 1024 * 1024, jobs_per_process=3)
+
+    pids = [
+        isolated(reports_its_pid, input_file, limits).metadata["pid"]
+        for limits in (REUSED, other, REUSED, other)
+    ]
+
+    assert pids[0] != pids[1]
+    assert pids[2:] == pids[:2]
+
+
 def test_without_reuse_every_job_has_a_child_of_its_own(input_file: Path) -> None:
     pids = {isolated(reports_its_pid, input_file).metadata["pid"] for _ in range(3)}
 
