@@ -260,6 +260,7 @@ def _accepting(limits: SandboxLimits, request: tuple[Any, ...]) -> Decoder:
 
 
 def _take_idle(limits: SandboxLimits) -> Decoder | None:
+    """The most recently idle decoder with `limits`, no longer idle; None if none is."""
     with _idle_lock:
         for key in reversed(_all_idle):
             if _all_idle[key].limits == limits:

@@ -390,8 +390,9 @@ def test_the_child_idle_last_takes_the_next_job_whichever_thread_sends_it(
 ) -> None:
     limits = SandboxLimits(memory_bytes=512 * 1024 * 1024, jobs_per_process=10)
     short, long = tmp_path / "short", tmp_path / "long"
-    short.write_bytes(b"0.05")
-    long.write_bytes(b"0.6")
+    # Long enough apart that both are under way at once even on a loaded machine.
+    short.write_bytes(b"0.3")
+    long.write_bytes(b"1.0")
     with ThreadPoolExecutor(2) as pool:
         jobs = [pool.submit(isolated, sleeps_as_told, path, limits) for path in (short, long)]
         first, last = (job.result().metadata["pid"] for job in jobs)
