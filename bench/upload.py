@@ -275,12 +275,13 @@ def fsync_row(before: float, after: float) -> Row:
 
 
 def ratio_row(figure: str, value: str, baseline: str, ratio: float, target: float | None) -> Row:
-    """A figure against its baseline; with a target, whether the ratio reaches it."""
+    """A figure against its baseline; with a target, whether the ratio reaches it (three
+    decimals, so that a ratio just under its target does not print as the target)."""
     return Row(
         figure=figure,
         value=value,
         baseline=baseline,
-        ratio=f"{ratio:.2f}",
+        ratio=f"{ratio:.3f}",
         target="-" if target is None else f">= {target}",
         verdict="info" if target is None else ("PASS" if ratio >= target else "MISS"),
     )
