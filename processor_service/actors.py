@@ -159,8 +159,8 @@ def _parse(payload: Any) -> Task:
 
 class _CloseOnShutdown(Middleware):
     """Closes what the actor declaration created (its reporter, and the clients it did
-    not get injected), in order, and ends the decoders its threads kept, once the
-    worker has stopped."""
+    not get injected), in order, and ends the idle decoders, once the worker has
+    stopped."""
 
     def __init__(self, resources: Sequence[_Closeable]) -> None:
         self._resources = list(resources)
