@@ -12,7 +12,11 @@ c. each service process's peak RSS above its idle RSS during the tus uploads;
 d. 64 KiB uploads per second (intent + one PUT, which returns once committed)
    ÷ a minimal Django view saving to FileSystemStorage on the same waitress threads;
    beside it the CPU per upload of each side's processes (the system's RabbitMQ
-   included when it runs on this machine) and of the bench client.
+   included when it runs on this machine) and of the bench client. For information,
+   its floor: the same number of pairs of requests that only read, an authenticated
+   GET /api/v1/usage/ (the token and the user's usage, which an intent reads too) and a
+   HEAD of a pending upload on the data plane (its signature and session), timed the
+   same way on the idle system: what an upload's two requests cost before any work.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from tests.waiting import free_port
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
 SMALL_SIZE = 64 * KIB
+TUS = {"Tus-Resumable": "1.0.0"}
 TARGETS = {"tus": 0.6, "multipart": 0.3, "rss": 100 * MIB, "small": 0.5}
 
 
@@ -86,6 +91,7 @@ class Bench:
         self.options = options
         self.workdir = workdir
         self.client = BenchClient(system.url, system.token)
+        self.auth = {"Authorization": f"Token {system.token}"}
         self.rows: list[Row] = []
         self.latencies: dict[str, list[float]] = {}
         self._seed = 0
@@ -219,6 +225,7 @@ class Bench:
                 lambda http, index: baseline_put(http, url, index), count=count, threads=threads
             )
             their_cpu = cpu_ms_per_item(before, cpu_by_service({"baseline server": pid}), count)
+        floor = self.floor(theirs, their_cpu)
         self.latencies = {"intent": [], "PUT": []}
         before = cpu_by_service(self.system.cpu_processes)
         ours = uploads_per_second(self.intent_and_put, count=count, threads=threads)
@@ -236,6 +243,36 @@ class Bench:
         self.rows.append(cpu_row(our_cpu, their_cpu))
         for step, seconds in latencies.items():
             self.rows.append(latency_row(f"d. {step}", seconds))
+        self.rows.extend(floor)
+
+    def floor(self, theirs: float, their_cpu: dict[str, float]) -> list[Row]:
+        """d's floor, on the idle system: the two requests of an upload reduced to reads
+        that change nothing (the token and the user's usage from the API, a pending
+        upload's offset from the data plane), as many pairs as d's uploads, against the
+        baseline's uploads."""
+        count, threads = self.options.uploads, self.options.threads
+        pending = [
+            self.client.intent(f"floor-{index}.bin", SMALL_SIZE)["upload_url"]
+            for index in range(threads)
+        ]
+
+        def reads(http: requests.Session, index: int) -> None:
+            usage = http.get(f"{self.system.url}/api/v1/usage/", headers=self.auth, timeout=60)
+            check(usage, 200)
+            check(http.head(pending[index % threads], headers=TUS, timeout=60), 200)
+
+        before = cpu_by_service(self.system.cpu_processes)
+        try:
+            ours = uploads_per_second(reads, count=count, threads=threads)
+            our_cpu = cpu_ms_per_item(before, cpu_by_service(self.system.cpu_processes), count)
+        finally:
+            for upload_url in pending:
+                check(self.client.data_plane.delete(upload_url, timeout=60), 204)
+        figure = "d. floor: pairs of reads/s, GET /api/v1/usage/ + HEAD of a pending upload"
+        return [
+            ratio_row(figure, f"{ours:.1f}/s", f"{theirs:.1f}/s", ours / theirs, None),
+            cpu_row(our_cpu, their_cpu, label="d. floor: CPU ms per pair of reads"),
+        ]
 
     def intent_and_put(self, http: requests.Session, index: int) -> None:
         body = small_body(index)
@@ -243,7 +280,7 @@ class Bench:
         response = http.post(
             f"{self.system.url}/api/v1/uploads/",
             json={"name": f"small-{index}.bin", "size": SMALL_SIZE},
-            headers={"Authorization": f"Token {self.system.token}"},
+            headers=self.auth,
             timeout=60,
         )
         upload_url = check(response, 201).json()["upload_url"]
@@ -287,13 +324,16 @@ def ratio_row(figure: str, value: str, baseline: str, ratio: float, target: floa
     )
 
 
-def cpu_row(ours: dict[str, float], theirs: dict[str, float]) -> Row:
-    """Where the CPU of a small upload went, by process, beside the baseline's (its
-    server and the same client); processing left behind counts only as far as it ran."""
+def cpu_row(
+    ours: dict[str, float], theirs: dict[str, float], *, label: str = "d. CPU ms per upload"
+) -> Row:
+    """Where the CPU of a small upload (or of what `label` names) went, by process, beside
+    the baseline's (its server and the same client); processing left behind counts only
+    as far as it ran."""
     parts = ", ".join(f"{name} {value:.1f}" for name, value in ours.items())
     total, their_total = sum(ours.values()), sum(theirs.values())
     return Row(
-        figure=f"d. CPU ms per upload: {parts}",
+        figure=f"{label}: {parts}",
         value=f"{total:.1f} ms",
         baseline=f"{their_total:.1f} ms",
         ratio=f"{their_total / total:.2f}",
