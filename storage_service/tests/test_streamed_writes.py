@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage_service.settings import Settings
 from storage_service.tests.test_refusals import assert_nothing_stored
+from tests.waiting import wait_for
 from usp.errors import ServiceError
 from usp.storage_client import CHUNK_SIZE, StorageClient
 
@@ -49,14 +50,15 @@ def test_a_chunk_larger_than_the_contract_allows_is_sent_in_pieces(
 def test_a_cancelled_write_stores_nothing(
     client: StorageClient, settings: Settings, sessions: sessionmaker[Session]
 ) -> None:
+    temporary = settings.blob_dir / "tmp"
     write = client.open_write(file_id="file-1")
     write.send(DATA)
+    # Cancelled only once storage is receiving, so the cancel has something to undo.
+    wait_for(lambda: list(temporary.iterdir()), what="the write's temporary file")
 
     write.cancel()
 
-    deadline = time.monotonic() + 10
-    while list((settings.blob_dir / "tmp").iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: not list(temporary.iterdir()), what="the temporary file removed")
     assert_nothing_stored(settings, sessions)
 
 
