@@ -12,10 +12,13 @@ from requests.adapters import HTTPAdapter
 from requests_toolbelt import MultipartEncoder
 
 from bench.payload import Payload
+from usp.cli.tus import TUS_VERSION
 
 SEND_BLOCK = 1024 * 1024
 TIMEOUT = (10.0, 900.0)
 SETTLED_STATES = frozenset({"ready", "failed"})
+# The header every data-plane request carries.
+TUS = {"Tus-Resumable": TUS_VERSION}
 
 
 class LargeBlockAdapter(HTTPAdapter):
@@ -57,7 +60,7 @@ class BenchClient:
         self.url = url
         self.api = session(token)
         self.data_plane = session()
-        self.data_plane.headers["Tus-Resumable"] = "1.0.0"
+        self.data_plane.headers.update(TUS)
 
     def close(self) -> None:
         self.api.close()

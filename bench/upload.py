@@ -38,7 +38,7 @@ from pathlib import Path
 import requests
 
 from bench import machine
-from bench.client import BenchClient, RefusedError, check, session
+from bench.client import TUS, BenchClient, RefusedError, check, session
 from bench.cpu import cpu_by_service, cpu_ms_per_item
 from bench.memory import RssSampler
 from bench.payload import Payload
@@ -48,7 +48,6 @@ from tests.waiting import free_port
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
 SMALL_SIZE = 64 * KIB
-TUS = {"Tus-Resumable": "1.0.0"}
 TARGETS = {"tus": 0.6, "multipart": 0.3, "rss": 100 * MIB, "small": 0.5}
 
 
