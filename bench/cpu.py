@@ -19,6 +19,15 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK") + sum(map(cpu_seconds, children_of(pid)))
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by the process alone, its children not counted."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+
 def children_of(pid: int) -> set[int]:
     """The process's children, read thread by thread; threads may end meanwhile."""
     children: set[int] = set()

@@ -60,7 +60,7 @@ from PIL import Image
 
 from bench import machine
 from bench.client import BenchClient
-from bench.cpu import cpu_by_service, cpu_spent, ms_per_item
+from bench.cpu import cpu_by_service, cpu_spent, ms_per_item, own_cpu_seconds
 from bench.system import RABBITMQ_URL, BenchSystem, rabbitmq_reachable, started
 from bench.upload import MIB, Row, ratio_row, table
 from processor_service import sandbox
@@ -459,12 +459,23 @@ class ProcessBench:
         with stopped(processors):
             ids, _commits = self.upload_all(images, "queued")
             self.wait_stored(ids)
-            cpu_before = cpu_by_service(self.system.cpu_processes)
+            cpu_before = self.cpu_reading(processors)
             released_at = time.time()
         seconds = self.wait_thumbnails(ids) - released_at
-        cpu_after = cpu_by_service(self.system.cpu_processes)
+        cpu_after = self.cpu_reading(processors)
         self.verify(ids)
         return Released(len(ids), seconds, cpu_spent(cpu_before, cpu_after))
+
+    def cpu_reading(self, processors: list[int]) -> dict[str, float]:
+        """CPU seconds so far by service, the processors' decoders apart from them."""
+        spent = cpu_by_service(self.system.cpu_processes)
+        spent["decoders"] = 0.0
+        for name, pid in self.system.services.items():
+            if pid in processors:
+                own = own_cpu_seconds(pid)
+                spent["decoders"] += spent[name] - own
+                spent[name] = own
+        return spent
 
     def released_rows(self, run: Released, baseline: Baseline) -> None:
         self.rows.append(

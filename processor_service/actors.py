@@ -7,7 +7,7 @@ and, in the embedded run, inject the storage client and event publisher it share
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import dramatiq
@@ -25,8 +25,9 @@ from processor_service.sandbox import (
     limits_for,
 )
 from processor_service.settings import Settings
+from processor_service.sharing import HostShare
 from processor_service.steps import PermanentError, StepOptions
-from usp import jobs
+from usp import config, jobs
 from usp.events import EventPublisher
 from usp.message_auth import message_key
 from usp.storage_client import StorageClient
@@ -62,10 +63,21 @@ def declare_actors(
         )
         owned.append(publisher)
     reporter = JobReporter(publisher, started_delay=settings.job_started_delay_ms / 1000)
+    turns = decoder_turns(settings, owned)
     # The reporter first: it publishes through the publisher.
     broker.add_middleware(_CloseOnShutdown([reporter, *owned]))
-    handler = JobHandler(storage=storage, reporter=reporter, settings=settings)
+    handler = JobHandler(storage=storage, reporter=reporter, settings=settings, turns=turns)
     return _declare(broker, settings, handler)
+
+
+def decoder_turns(settings: Settings, owned: list[_Closeable]) -> Callable[[], int]:
+    """How many decoders may work at once: USP_DECODER_CONCURRENCY when it is set, else
+    this processor's share of the host's CPUs (its slot is one of `owned`)."""
+    if settings.decoder_concurrency:
+        return lambda: settings.decoder_concurrency
+    share = HostShare(settings.decoder_share_dir, config.usable_cores())
+    owned.append(share)
+    return share.turns
 
 
 def _declare(
@@ -103,12 +115,17 @@ class JobHandler:
     """The actor's body: parse, report the start, run, report the end."""
 
     def __init__(
-        self, *, storage: StorageClient, reporter: JobReporter, settings: Settings
+        self,
+        *,
+        storage: StorageClient,
+        reporter: JobReporter,
+        settings: Settings,
+        turns: Callable[[], int],
     ) -> None:
         self._storage = storage
         self._reporter = reporter
         self._options = step_options(settings)
-        self._sandbox = Sandbox(sandbox_limits(settings), concurrency=settings.decoder_turns)
+        self._sandbox = Sandbox(sandbox_limits(settings), turns=turns)
         self._max_crashes = settings.decoder_max_crashes
 
     def handle(self, payload: Any, *, attempt: int, max_retries: int) -> None:

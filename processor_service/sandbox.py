@@ -37,7 +37,7 @@ import signal
 import statistics
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
@@ -82,8 +82,8 @@ class SandboxLimits:
 
 
 class Sandbox:
-    """Runs isolated steps in children under `limits`, at most `concurrency` of them at
-    once in this process.
+    """Runs isolated steps in children under `limits`, at most `turns()` of them at
+    once in this process (asked again whenever a job waits for its turn).
 
     Decoding is CPU-bound: decoders beyond the cores only take turns on them, and each
     turn evicts the others' images from the CPU caches. On two cores, the thumbnail step
@@ -93,21 +93,33 @@ class Sandbox:
     and events go on meanwhile.
     """
 
-    def __init__(self, limits: SandboxLimits, *, concurrency: int) -> None:
+    def __init__(self, limits: SandboxLimits, *, turns: Callable[[], int]) -> None:
         self.limits = limits
-        self._turns = threading.BoundedSemaphore(concurrency)
+        self._turns = turns
+        self._working = 0
+        self._turn_freed = threading.Condition()
 
     def run(
         self, function: StepFunction, path: str, source: StepInput, options: StepOptions
     ) -> StepResult:
         """`function(open(path), source, options)` in a limited child, once a turn is free."""
-        # Short waits, so that the worker's own time limit can interrupt this one.
-        while not self._turns.acquire(timeout=POLL_SECONDS):
+        # Short waits, so that the worker's own time limit can interrupt this one and a
+        # share that has grown meanwhile is seen.
+        while not self._take_turn(timeout=POLL_SECONDS):
             pass
         try:
             return run_isolated(function, path, source, options, self.limits)
         finally:
-            self._turns.release()
+            with self._turn_freed:
+                self._working -= 1
+                self._turn_freed.notify()
+
+    def _take_turn(self, *, timeout: float) -> bool:
+        with self._turn_freed:
+            if not self._turn_freed.wait_for(lambda: self._working < self._turns(), timeout):
+                return False
+            self._working += 1
+            return True
 
 
 class DecoderFailure(Exception):

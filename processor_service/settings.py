@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from processor_service import sharing
 from usp import config
 from usp.grpc_tls import TlsFiles, tls_from_env
 
@@ -39,9 +41,11 @@ class Settings:
     decoder_memory_limit: int = GIB
     decoder_max_crashes: int = 2
     decoder_jobs_per_process: int = 100
-    # At most this many decoders at work at once in this process; 0: as many as the
-    # CPUs it may run on. With several processors on one host, give each its share.
+    # At most this many decoders at work at once in this process; 0: its share of the
+    # CPUs it may run on, divided between the processors running on the host (sharing).
     decoder_concurrency: int = 0
+    # Where the processors of one host find each other to divide its CPUs.
+    decoder_share_dir: Path = field(default_factory=sharing.default_directory)
     # Mutual TLS to storage (USP_GRPC_TLS_*); None: plaintext.
     grpc_tls: TlsFiles | None = None
 
@@ -49,11 +53,6 @@ class Settings:
     def reprocess_share(self) -> int:
         """How many worker threads retries and reprocessing may occupy at once."""
         return self.reprocess_threads or max(1, self.worker_threads // 2)
-
-    @property
-    def decoder_turns(self) -> int:
-        """How many decoders may work at once in this process."""
-        return self.decoder_concurrency or config.usable_cores()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +82,9 @@ class Settings:
             decoder_max_crashes=config.env_int("USP_DECODER_MAX_CRASHES", 2, environ),
             decoder_jobs_per_process=config.env_int("USP_DECODER_JOBS_PER_PROCESS", 100, environ),
             decoder_concurrency=config.env_int("USP_DECODER_CONCURRENCY", 0, environ),
+            decoder_share_dir=Path(
+                config.env_str("USP_DECODER_SHARE_DIR", str(sharing.default_directory()), environ)
+            ),
             grpc_tls=tls_from_env(environ),
         )
         settings.validate()
@@ -115,7 +117,9 @@ class Settings:
         if self.job_started_delay_ms < 0:
             raise config.ConfigError("USP_JOB_STARTED_DELAY must be zero (at once) or more")
         if self.decoder_concurrency < 0:
-            raise config.ConfigError("USP_DECODER_CONCURRENCY must be zero (one per CPU) or more")
+            raise config.ConfigError(
+                "USP_DECODER_CONCURRENCY must be zero (a share of the CPUs) or more"
+            )
         if self.decoder_max_crashes < 1:
             raise config.ConfigError("USP_DECODER_MAX_CRASHES must be one or more")
 

@@ -107,10 +107,18 @@ def reports_its_limits(stream: BinaryIO, source: StepInput, options: StepOptions
 
 
 def naps(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
-    """Sleeps half a second; says when it began and ended (the monotonic clock is the
+    return nap(0.5)
+
+
+def naps_long(stream: BinaryIO, source: StepInput, options: StepOptions) -> StepResult:
+    return nap(2.0)
+
+
+def nap(seconds: float) -> StepResult:
+    """Sleeps `seconds`; says when it began and ended (the monotonic clock is the
     system's, the same in every process)."""
     began = time.monotonic()
-    time.sleep(0.5)
+    time.sleep(seconds)
     return StepResult(metadata={"began": began, "ended": time.monotonic()})
 
 
@@ -342,7 +350,7 @@ def test_decoders_of_a_process_that_prefers_huge_pages_get_them_within_their_lim
 def most_at_once(concurrency: int, jobs: int, path: Path) -> int:
     """How many of `jobs` naps, sent at once from as many threads to a sandbox taking
     `concurrency` at a time, ran at the same moment at most."""
-    turns = Sandbox(LIMITS, concurrency=concurrency)
+    turns = Sandbox(LIMITS, turns=lambda: concurrency)
     source = step_input(path.read_bytes(), "x/y")
     with ThreadPoolExecutor(jobs) as pool:
         calls = [
@@ -360,6 +368,24 @@ def test_a_sandbox_runs_one_decoder_at_a_time_when_told(input_file: Path) -> Non
 
 def test_a_sandbox_runs_as_many_decoders_at_once_as_it_has_turns(input_file: Path) -> None:
     assert most_at_once(2, 3, input_file) == 2
+
+
+def test_a_job_waiting_for_its_turn_takes_one_its_processor_gains_meanwhile(
+    input_file: Path,
+) -> None:
+    share = [1]
+    turns = Sandbox(LIMITS, turns=lambda: share[0])
+    source = step_input(input_file.read_bytes(), "x/y")
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(turns.run, naps_long, str(input_file), source, StepOptions())
+        time.sleep(0.3)
+        second = pool.submit(turns.run, naps_long, str(input_file), source, StepOptions())
+        time.sleep(0.3)
+        share[0] = 2
+        grown_at = time.monotonic()
+        spans = [call.result().metadata for call in (first, second)]
+
+    assert grown_at < spans[1]["began"] < spans[0]["ended"]
 
 
 def test_limits_follow_the_step_time_limit() -> None:

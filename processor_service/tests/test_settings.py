@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +60,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
             "USP_DECODER_MAX_CRASHES": "1",
             "USP_DECODER_JOBS_PER_PROCESS": "7",
             "USP_DECODER_CONCURRENCY": "3",
+            "USP_DECODER_SHARE_DIR": "/run/usp/processors",
         }
     )
 
@@ -84,6 +87,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         decoder_max_crashes=1,
         decoder_jobs_per_process=7,
         decoder_concurrency=3,
+        decoder_share_dir=Path("/run/usp/processors"),
     )
 
 
@@ -129,9 +133,12 @@ def test_reprocessing_gets_half_the_threads_unless_told_and_never_all_of_several
     assert Settings.from_env(environ).reprocess_share == share
 
 
-def test_decoders_take_turns_one_per_usable_cpu_unless_told() -> None:
-    assert Settings.from_env({}).decoder_turns == len(os.sched_getaffinity(0))
-    assert Settings.from_env({"USP_DECODER_CONCURRENCY": "3"}).decoder_turns == 3
+def test_processors_share_the_cpus_through_a_directory_of_the_temporary_one_by_default() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.decoder_concurrency == 0
+    expected = Path(tempfile.gettempdir()) / f"usp-processors-{os.getuid()}"
+    assert settings.decoder_share_dir == expected
 
 
 def test_reprocessing_may_not_take_every_thread_of_several() -> None:
