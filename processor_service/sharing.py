@@ -16,6 +16,7 @@ that starts or stops changes the others' share within that time.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import math
@@ -25,6 +26,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from usp.config import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class HostShare:
     def __init__(
         self, directory: Path, cpus: int, *, recount_seconds: float = RECOUNT_SECONDS
     ) -> None:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_own_directory(directory)
         self._directory = directory
         self._cpus = cpus
         self._recount_seconds = recount_seconds
@@ -80,11 +83,25 @@ class HostShare:
         self._turns = turns
 
 
+def _make_own_directory(directory: Path) -> None:
+    """Create the directory, or refuse one that another user owns or others may write
+    in: whoever can write there can change this processor's share."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = directory.stat()
+    if status.st_uid != os.getuid() or status.st_mode & 0o022:
+        raise ConfigError(
+            f"{directory} (USP_DECODER_SHARE_DIR) must belong to this user and be writable "
+            "by no one else"
+        )
+
+
 def _take_slot(directory: Path) -> int | None:
     """The descriptor of the first slot file no running processor holds, locked; None
     when every slot is held (the processor then counts only the others)."""
     for index in range(MAX_SLOTS):
-        descriptor = os.open(directory / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        descriptor = _open_slot(directory / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT)
+        if descriptor is None:
+            continue
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -100,10 +117,22 @@ def processors_running(directory: Path) -> int:
     return sum(map(_held, slots))
 
 
-def _held(path: str) -> bool:
+def _open_slot(path: str | Path, flags: int) -> int | None:
+    """The slot file's descriptor; None when it is gone or is not a file but a symbolic
+    link (someone else's doing: it is neither taken nor counted)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY)
+        return os.open(path, flags | os.O_NOFOLLOW, 0o600)
     except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None
+        raise
+
+
+def _held(path: str) -> bool:
+    descriptor = _open_slot(path, os.O_RDONLY)
+    if descriptor is None:
         return False
     try:
         # A shared lock: counting never stops another count, only a holder stops it.

@@ -16,7 +16,7 @@ from processor_service.actors import decoder_turns
 from processor_service.settings import Settings
 from processor_service.sharing import HostShare, processors_running
 from tests.waiting import wait_for
-from usp.config import usable_cores
+from usp.config import ConfigError, usable_cores
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # A processor elsewhere: it takes a slot, says so, and holds it until killed.
@@ -112,6 +112,32 @@ def test_processors_sharing_other_directories_are_not_counted(
     join(shares, tmp_path / "elsewhere", 4)
 
     assert here.turns() == 4
+
+
+def test_a_directory_others_may_write_in_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+
+    with pytest.raises(ConfigError, match="writable by no one else"):
+        HostShare(shared, 2)
+    assert list(shared.iterdir()) == []
+
+
+def test_a_slot_that_is_a_symbolic_link_is_neither_taken_nor_counted(
+    tmp_path: Path, shares: ExitStack
+) -> None:
+    elsewhere = tmp_path / "elsewhere.lock"
+    elsewhere.touch()
+    share_dir = tmp_path / "share"
+    share_dir.mkdir(mode=0o700)
+    (share_dir / "slot-0.lock").symlink_to(elsewhere)
+
+    share = join(shares, share_dir, 4)
+
+    assert (share_dir / "slot-1.lock").is_file()
+    assert processors_running(share_dir) == 1
+    assert share.turns() == 4
 
 
 def test_a_set_concurrency_is_used_as_it_is_and_takes_no_slot(tmp_path: Path) -> None:
