@@ -10,22 +10,19 @@ from pathlib import Path
 def cpu_seconds(pid: int) -> float:
     """CPU time used so far by a process and its descendants, the living and the ones
     already reaped (sandboxed decoders end up in their forkserver's children's time)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0  # it has ended meanwhile; its parent's children's time has it
-    # utime, stime, cutime, cstime are fields 14 to 17; the split starts at field 3.
-    ticks = sum(int(value) for value in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(map(cpu_seconds, children_of(pid)))
+    return own_cpu_seconds(pid, reaped=True) + sum(map(cpu_seconds, children_of(pid)))
 
 
-def own_cpu_seconds(pid: int) -> float:
-    """CPU time used so far by the process alone, its children not counted."""
+def own_cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """CPU time used so far by the process alone, with its reaped children's when
+    `reaped`; 0 once it has ended (its parent's children's time has it)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    return sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    # utime, stime, cutime, cstime are fields 14 to 17; the split starts at field 3.
+    ticks = sum(int(value) for value in fields[11 : 15 if reaped else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def children_of(pid: int) -> set[int]:
