@@ -30,11 +30,16 @@ class LargeBlockAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
+def authorization(token: str) -> dict[str, str]:
+    """The header an API request carries for `token`."""
+    return {"Authorization": f"Token {token}"}
+
+
 def session(token: str = "") -> requests.Session:
     http = requests.Session()
     http.mount("http://", LargeBlockAdapter(pool_maxsize=64))
     if token:
-        http.headers["Authorization"] = f"Token {token}"
+        http.headers.update(authorization(token))
     return http
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import requests
 
 from bench import machine
-from bench.client import TUS, BenchClient, RefusedError, check, session
+from bench.client import TUS, BenchClient, RefusedError, authorization, check, session
 from bench.cpu import cpu_by_service, cpu_ms_per_item
 from bench.memory import RssSampler
 from bench.payload import Payload
@@ -90,7 +90,7 @@ class Bench:
         self.options = options
         self.workdir = workdir
         self.client = BenchClient(system.url, system.token)
-        self.auth = {"Authorization": f"Token {system.token}"}
+        self.auth = authorization(system.token)
         self.rows: list[Row] = []
         self.latencies: dict[str, list[float]] = {}
         self._seed = 0
