@@ -103,7 +103,7 @@ def running_system(env: dict[str, str], *args: str) -> Iterator[RunningSystem]:
         )
     system = RunningSystem(process, env, log_path)
     try:
-        wait_for(lambda: _ready(system), timeout=90, what=f"readiness\n{system.log()}")
+        _wait_ready(system)
         yield system
     finally:
         process.send_signal(signal.SIGTERM)
@@ -112,6 +112,14 @@ def running_system(env: dict[str, str], *args: str) -> Iterator[RunningSystem]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _wait_ready(system: RunningSystem) -> None:
+    """Until the system answers ready; a timeout shows the system's log as it is then."""
+    try:
+        wait_for(lambda: _ready(system), timeout=90, what="readiness")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{system.log()}") from None
 
 
 def _ready(system: RunningSystem) -> bool:
